@@ -1,0 +1,1 @@
+"""Benchmarks for fathom on captures of real kernel traffic."""

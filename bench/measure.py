@@ -1,0 +1,66 @@
+"""Time one child process and read its own peak RSS from wait4()."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sample:
+    seconds: float
+    peak_rss_kib: int  # ru_maxrss: KiB on Linux
+    returncode: int
+    stderr_tail: str
+
+
+def _reset_peak_rss() -> None:
+    """Lower this process's own high-water RSS mark to its current RSS.
+
+    A child starts life with the parent's memory high-water mark (Linux carries it through
+    fork/vfork and exec into ru_maxrss), so after mmap-reading a 300 MB capture every child would
+    report at least 300 MB. Writing 5 to clear_refs (Linux 4.0+) resets the mark.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def rss_floor_kib() -> int:
+    """What ru_maxrss reports for a process that uses almost nothing: the runner's own RSS at spawn."""
+    return measure(["true"]).peak_rss_kib
+
+
+def measure(argv: Sequence[str], timeout: float | None = None) -> Sample:
+    """Run argv with stdout discarded; wall time covers start-up, the whole run and exit.
+
+    wait4() on the child's pid gives that child's rusage alone, so ru_maxrss is its own peak,
+    not the largest of every child this process ever had (which RUSAGE_CHILDREN would give).
+    It is never below the runner's own RSS at spawn time: see rss_floor_kib().
+    """
+    _reset_peak_rss()
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+        # A blocking wait4 returns the moment the child exits; a timer thread enforces the timeout.
+        killer = threading.Timer(timeout, proc.kill) if timeout else None
+        if killer:
+            killer.start()
+        try:
+            _pid, status, rusage = os.wait4(proc.pid, 0)
+        finally:
+            if killer:
+                killer.cancel()
+        seconds = time.perf_counter() - start
+        # Reaped here, so tell Popen it is done or it would try to wait on a recycled pid.
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        tail = err.read()[-2000:].decode("utf-8", "replace").strip()
+    return Sample(seconds, rusage.ru_maxrss, proc.returncode, tail)

@@ -1,0 +1,153 @@
+"""Benchmark results: best-of-N selection, the printed table and the JSON file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.measure import Sample
+
+
+@dataclass
+class Result:
+    capture: str
+    path: str
+    packets: int
+    wire_bytes: int
+    tool: str
+    argv: list[str]
+    samples: list[Sample] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def best(self) -> Sample | None:
+        """The fastest successful run: the least disturbed by whatever else the machine was doing."""
+        ok = [s for s in self.samples if s.returncode == 0]
+        return min(ok, key=lambda s: s.seconds) if ok and self.error is None else None
+
+    @property
+    def pps(self) -> float | None:
+        best = self.best
+        return self.packets / best.seconds if best else None
+
+    @property
+    def gbps(self) -> float | None:
+        best = self.best
+        return self.wire_bytes * 8 / best.seconds / 1e9 if best else None
+
+
+def _fathom_pps(results: list[Result], capture: str) -> float | None:
+    return next((r.pps for r in results if r.capture == capture and r.tool == "fathom"), None)
+
+
+COLUMNS = (
+    "capture",
+    "packets",
+    "MB",
+    "tool",
+    "seconds",
+    "packets/s",
+    "Gbit/s",
+    "peak RSS MiB",
+    "fathom/peer",
+)
+
+
+def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for r in results:
+        best = r.best
+        head = (r.capture, f"{r.packets:,}", f"{r.wire_bytes / 1e6:.1f}", r.tool)
+        if best is None:
+            rows.append((*head, "failed", "-", "-", "-", "-"))
+            continue
+        fathom = _fathom_pps(results, r.capture)
+        ratio = "-" if r.tool == "fathom" or not fathom or not r.pps else f"{fathom / r.pps:.3f}"
+        rows.append((*head, f"{best.seconds:.3f}", f"{r.pps or 0:,.0f}", f"{r.gbps or 0:.3f}",
+                     f"{best.peak_rss_kib / 1024:.1f}", ratio))  # fmt: skip
+    return rows
+
+
+def format_table(results: list[Result], rss_floor_kib: int) -> str:
+    rows = [COLUMNS, *table_rows(results)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    # Text columns left-aligned, numbers right-aligned.
+    left = {0, 3}
+    lines = []
+    for n, row in enumerate(rows):
+        cells = [
+            c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(
+        f"(peak RSS is never below the runner's own RSS at spawn, here {rss_floor_kib / 1024:.1f} MiB)"
+    )
+    errors = [f"{r.tool} on {r.capture}: {r.error}" for r in results if r.error]
+    return "\n".join(lines + errors)
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def to_json(results: list[Result], repeat: int, rss_floor_kib: int) -> dict[str, Any]:
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "host": {
+            "cpu": _cpu_model(),
+            "cpus": os.cpu_count(),
+            "kernel": platform.release(),
+            "python": platform.python_version(),
+        },
+        "repeat": repeat,
+        "rss_floor_mib": round(rss_floor_kib / 1024, 1),
+        "results": [
+            {
+                "capture": r.capture,
+                "path": r.path,
+                "packets": r.packets,
+                "bytes": r.wire_bytes,
+                "tool": r.tool,
+                "argv": r.argv,
+                "error": r.error,
+                "runs": [
+                    {
+                        "seconds": round(s.seconds, 4),
+                        "peak_rss_kib": s.peak_rss_kib,
+                        "returncode": s.returncode,
+                    }
+                    for s in r.samples
+                ],
+                "best_seconds": round(r.best.seconds, 4) if r.best else None,
+                "packets_per_second": round(r.pps, 1) if r.pps else None,
+                "gbit_per_second": round(r.gbps, 4) if r.gbps else None,
+                "peak_rss_mib": round(r.best.peak_rss_kib / 1024, 1) if r.best else None,
+                "fathom_to_peer_pps": _ratio(results, r),
+            }
+            for r in results
+        ],
+    }
+
+
+def _ratio(results: list[Result], r: Result) -> float | None:
+    fathom = _fathom_pps(results, r.capture)
+    if r.tool == "fathom" or not fathom or not r.pps:
+        return None
+    return round(fathom / r.pps, 4)
+
+
+def write_json(path: str, results: list[Result], repeat: int, rss_floor_kib: int) -> None:
+    Path(path).write_text(json.dumps(to_json(results, repeat, rss_floor_kib), indent=2) + "\n")

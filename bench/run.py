@@ -1,0 +1,114 @@
+"""Benchmark `fathom analyze` with no rules against the installed peers on the cached captures.
+
+    .venv/bin/python bench/run.py [--capture bytes|flows|small|all] [--pcap PATH ...] [--repeat N]
+                                  [--json PATH] [--cache DIR] [--generate-missing] [--regenerate]
+
+Each tool runs back to back on the same file, --repeat times; the fastest run is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+if not __package__:  # run as a script: make `bench` importable from the repository root
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.generate import CAPTURES, capture_path, ensure_captures
+from bench.measure import measure, rss_floor_kib
+from bench.paths import CACHE_ENV, DEFAULT_CACHE, cache_dir
+from bench.pcapstats import capture_stats
+from bench.report import Result, format_table, write_json
+from bench.tools import Tool, fathom_tool, peer_tools
+from fathom.capture.pcapfile import CaptureError
+
+DEFAULT_CAPTURES = ("bytes", "flows")
+RUN_TIMEOUT = 3600.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--capture", choices=[*CAPTURES, "all"], help="cached capture(s) (default: bytes and flows)"
+    )
+    parser.add_argument("--pcap", action="append", default=[], help="any capture file; may be repeated")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool and capture (default 3)")
+    parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--cache", help=f"capture directory (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
+    parser.add_argument("--generate-missing", action="store_true", help="generate missing captures (root)")
+    parser.add_argument("--regenerate", action="store_true", help="generate the chosen captures again (root)")
+    parser.add_argument("--no-peers", action="store_true", help="run fathom only")
+    args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    """(label, path) for every capture to measure, generating cached ones first when asked."""
+    chosen: list[str] = []
+    if args.capture:
+        chosen = list(CAPTURES) if args.capture == "all" else [args.capture]
+    elif not args.pcap:
+        chosen = list(DEFAULT_CAPTURES)
+    cache = cache_dir(args.cache)
+    if chosen and (args.generate_missing or args.regenerate):
+        ensure_captures(chosen, cache, args.regenerate)
+    found = [(name, capture_path(cache, name)) for name in chosen]
+    missing = [str(path) for _name, path in found if not path.is_file()]
+    if missing:
+        sys.exit(
+            f"missing capture(s): {', '.join(missing)}; run `bash bench/run.sh` or bench/generate.py as root"
+        )
+    return found + [(Path(p).name, Path(p)) for p in args.pcap]
+
+
+def bench_tool(tool: Tool, label: str, path: Path, packets: int, wire_bytes: int, repeat: int) -> Result:
+    argv = tool.command(str(path))
+    result = Result(label, str(path), packets, wire_bytes, tool.name, argv)
+    for _ in range(repeat):
+        sample = measure(argv, timeout=RUN_TIMEOUT)
+        result.samples.append(sample)
+        if sample.returncode != 0:
+            # A failing tool would fail the same way again: record why and move on to the next one.
+            last = sample.stderr_tail.splitlines()[-1] if sample.stderr_tail else ""
+            result.error = f"exit {sample.returncode}: {last}"
+            break
+        print(f"  {tool.name:<10} {label}: {sample.seconds:.3f} s", file=sys.stderr, flush=True)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    captures = targets(args)
+    with tempfile.NamedTemporaryFile("w", suffix=".rules", prefix="fathom-bench-") as rules:
+        fathom = fathom_tool(rules.name)
+        if fathom is None:
+            print(
+                "fathom not found (no .venv/bin/fathom, none on PATH): measuring peers only", file=sys.stderr
+            )
+        tools = ([fathom] if fathom else []) + ([] if args.no_peers else peer_tools())
+        if not tools:
+            sys.exit("no tool to measure")
+        results: list[Result] = []
+        for label, path in captures:
+            try:
+                stats = capture_stats(str(path))
+            except CaptureError as exc:
+                sys.exit(str(exc))
+            print(f"{label}: {stats.packets:,} packets, {stats.wire_bytes / 1e6:.1f} MB", file=sys.stderr)
+            for tool in tools:
+                results.append(bench_tool(tool, label, path, stats.packets, stats.wire_bytes, args.repeat))
+    floor = rss_floor_kib()
+    print(format_table(results, floor))
+    if args.json:
+        write_json(args.json, results, args.repeat, floor)
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

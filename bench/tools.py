@@ -1,0 +1,86 @@
+"""The analyzers being compared: fathom itself and whichever peers are installed."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.paths import fathom_binary
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    command: Callable[[str], list[str]]  # capture path -> argv
+    binary: str
+
+
+def fathom_tool(rules_file: str) -> Tool | None:
+    binary = fathom_binary()
+    if binary is None:
+        return None
+
+    # No rules: the cost of decoding, flow tracking and TCP reassembly alone; no EVE output, no summary.
+    def command(pcap: str) -> list[str]:
+        return [binary, "analyze", pcap, "--rules", rules_file, "--eve", "/dev/null", "--quiet"]
+
+    return Tool("fathom", command, binary)
+
+
+def ndpi_tool() -> Tool | None:
+    binary = shutil.which("ndpiReader")
+    if binary is None:
+        return None
+
+    # -i reads the file to the end with full DPI (its default per-flow packet limits); -q drops the
+    # per-flow report so printing is not measured.
+    def command(pcap: str) -> list[str]:
+        return [binary, "-i", pcap, "-q"]
+
+    return Tool("ndpiReader", command, binary)
+
+
+def snort_config(binary: str) -> str | None:
+    """$SNORT_LUA, else snort.lua under the binary's install prefix, else the usual /etc location."""
+    env = os.environ.get("SNORT_LUA")
+    if env:
+        return env if Path(env).is_file() else None
+    prefix = Path(binary).resolve().parent.parent
+    candidates = [prefix / "etc" / "snort" / "snort.lua", Path("/usr/local/etc/snort/snort.lua"),
+                  Path("/etc/snort/snort.lua")]  # fmt: skip
+    return next((str(c) for c in candidates if c.is_file()), None)
+
+
+def is_snort3(binary: str) -> bool:
+    # Snort 2 takes snort.conf, not Lua; its -c would fail on snort.lua and measure nothing.
+    try:
+        out = subprocess.run([binary, "-V"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    text = out.stdout + out.stderr
+    return "Snort++" in text or re.search(r"Version 3\.", text) is not None
+
+
+def snort_tool() -> Tool | None:
+    binary = shutil.which("snort")
+    if binary is None or not is_snort3(binary):
+        return None
+    config = snort_config(binary)
+    if config is None:
+        return None
+
+    # The stock snort.lua loads no rules: default inspectors only, the closest match to fathom's
+    # no-rules run. -q keeps the startup banner and exit statistics out of the timing.
+    def command(pcap: str) -> list[str]:
+        return [binary, "-q", "-c", config, "-r", pcap]
+
+    return Tool("snort", command, binary)
+
+
+def peer_tools() -> list[Tool]:
+    return [tool for tool in (ndpi_tool(), snort_tool()) if tool is not None]

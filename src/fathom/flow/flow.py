@@ -1,0 +1,130 @@
+"""A bidirectional flow: counters, state and the two TCP stream directions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fathom.flow.stream import StreamDirection
+
+# Directional table key: (src, dst, sport, dport, proto, vlan, interface).
+FlowKey = tuple[bytes, bytes, int, int, int, int, int]
+
+# Flow states, ordered so that "at least established" is a comparison.
+STATE_NEW = 0
+STATE_ESTABLISHED = 1
+STATE_CLOSING = 2
+STATE_CLOSED = 3
+STATE_NAMES = ("new", "established", "established", "closed")
+
+# TCP connection states, named as Suricata's EVE ``tcp.state``.
+TCP_NONE = 0
+TCP_SYN_SENT = 1
+TCP_SYN_RECV = 2
+TCP_ESTABLISHED = 3
+TCP_FIN_WAIT = 4
+TCP_CLOSED = 5
+TCP_STATE_NAMES = ("none", "syn_sent", "syn_recv", "established", "fin_wait1", "closed")
+
+# Why a flow ended, as Suricata writes ``flow.reason``.
+END_TIMEOUT = "timeout"
+END_FORCED = "forced"
+END_SHUTDOWN = "shutdown"
+END_TCP_REUSE = "tcp_reuse"
+
+
+class Flow:
+    """One conversation. ``src``/``sport`` is the client: the side that opened it, or that the
+    first packet came from when the capture starts mid-stream."""
+
+    __slots__ = (
+        "alerted",
+        "app",
+        "app_proto",
+        "bypassed",
+        "bytes_tc",
+        "bytes_ts",
+        "dport",
+        "dst",
+        "end_reason",
+        "first_pcap_cnt",
+        "icmp_code",
+        "icmp_type",
+        "iface",
+        "ip_version",
+        "keys",
+        "last",
+        "last_pcap_cnt",
+        "midstream",
+        "pkts_tc",
+        "pkts_ts",
+        "proto",
+        "serial",
+        "sport",
+        "src",
+        "start",
+        "state",
+        "stream_tc",
+        "stream_ts",
+        "tcp_flags_tc",
+        "tcp_flags_ts",
+        "tcp_state",
+        "timeout",
+        "vlan",
+    )
+
+    def __init__(
+        self,
+        serial: int,
+        src: bytes,
+        dst: bytes,
+        sport: int,
+        dport: int,
+        proto: int,
+        ip_version: int,
+        vlan: int,
+        iface: int,
+        ts: float,
+        pcap_cnt: int,
+    ) -> None:
+        # Creation order within this engine: makes flow ids unique and deterministic.
+        self.serial = serial
+        self.src = src
+        self.dst = dst
+        self.sport = sport
+        self.dport = dport
+        self.proto = proto
+        self.ip_version = ip_version
+        self.vlan = vlan
+        self.iface = iface
+        self.start = ts
+        self.last = ts
+        self.first_pcap_cnt = pcap_cnt
+        self.last_pcap_cnt = pcap_cnt
+        self.pkts_ts = 0
+        self.pkts_tc = 0
+        self.bytes_ts = 0
+        self.bytes_tc = 0
+        self.state = STATE_NEW
+        self.tcp_state = TCP_NONE
+        self.tcp_flags_ts = 0
+        self.tcp_flags_tc = 0
+        self.midstream = False
+        # Seconds of idleness after which the flow ends; follows the state.
+        self.timeout = 0.0
+        # Both directions reached their inspection depth: only counters are kept up.
+        self.bypassed = False
+        self.stream_ts: StreamDirection | None = None
+        self.stream_tc: StreamDirection | None = None
+        self.icmp_type = -1
+        self.icmp_code = -1
+        self.app_proto: str | None = None
+        self.app: object = None
+        self.alerted = False
+        self.end_reason = ""
+        # The table keys (both directions) under which this flow is filed.
+        self.keys: tuple[FlowKey, FlowKey] | None = None
+
+    @property
+    def state_name(self) -> str:
+        return STATE_NAMES[self.state]

@@ -1,0 +1,240 @@
+"""The flow table: bidirectional lookup, per-state timeouts and a hard cap with eviction.
+
+Each flow is filed under both of its directional keys, so a packet costs one dict lookup and the
+entry says which way it travels. Keys are (src, dst, sport, dport, proto, vlan, interface).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fathom.decode.packet import PROTO_TCP, TH_ACK, TH_SYN, Packet
+from fathom.flow.flow import (
+    END_FORCED,
+    END_SHUTDOWN,
+    END_TCP_REUSE,
+    END_TIMEOUT,
+    STATE_ESTABLISHED,
+    Flow,
+    FlowKey,
+)
+from fathom.flow.stream import StreamConsumer, StreamStats
+from fathom.flow.tcp import TcpTracker
+
+FlowEndHandler = Callable[[Flow], None]
+
+# What one flow costs in memory, roughly: the Flow object, two dict entries and two key tuples,
+# plus two stream directions for TCP. Used to turn the byte memcap into a flow count.
+FLOW_COST_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Idle timeouts in seconds per state (Suricata's defaults)."""
+
+    new: float
+    established: float
+    closed: float
+
+    def as_tuple(self) -> tuple[float, float, float]:
+        return (self.new, self.established, self.closed)
+
+
+class FlowTableStats:
+    __slots__ = ("created", "ended", "evicted", "reused", "sweeps", "timed_out")
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.ended = 0
+        # Flows ended early because the table hit its memory cap.
+        self.evicted = 0
+        self.timed_out = 0
+        self.reused = 0
+        self.sweeps = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+class FlowTable:
+    __slots__ = (
+        "consumer",
+        "flows",
+        "max_flows",
+        "next_sweep",
+        "on_end",
+        "other_timeouts",
+        "serial",
+        "stats",
+        "sweep_interval",
+        "tcp",
+        "udp_timeouts",
+    )
+
+    def __init__(
+        self,
+        consumer: StreamConsumer,
+        on_end: FlowEndHandler,
+        *,
+        memcap: int = 128 * 1024 * 1024,
+        tcp_timeouts: Timeouts = Timeouts(60.0, 600.0, 60.0),
+        udp_timeouts: Timeouts = Timeouts(60.0, 300.0, 60.0),
+        other_timeouts: Timeouts = Timeouts(30.0, 300.0, 30.0),
+        stream_depth: int = 1024 * 1024,
+        stream_memcap: int = 64 * 1024 * 1024,
+        stream_max_queued: int = 1024 * 1024,
+        overlap_policy: str = "first",
+        sweep_interval: float = 1.0,
+    ) -> None:
+        self.consumer = consumer
+        self.on_end = on_end
+        self.flows: dict[FlowKey, tuple[Flow, bool]] = {}
+        self.max_flows = max(1, memcap // FLOW_COST_BYTES)
+        self.udp_timeouts = udp_timeouts
+        self.other_timeouts = other_timeouts
+        self.stats = FlowTableStats()
+        self.tcp = TcpTracker(
+            consumer,
+            StreamStats(stream_memcap),
+            stream_depth,
+            stream_max_queued,
+            overlap_policy,
+            tcp_timeouts.as_tuple(),
+        )
+        self.serial = 0
+        self.sweep_interval = sweep_interval
+        self.next_sweep = 0.0
+
+    def __len__(self) -> int:
+        return len(self.flows) >> 1
+
+    @property
+    def stream_stats(self) -> StreamStats:
+        return self.tcp.stats
+
+    def process(self, pkt: Packet) -> Flow:
+        """Account one decoded packet to its flow, creating the flow if needed."""
+        ts = pkt.ts
+        entry = self.flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.vlan, pkt.iface))
+        if entry is None:
+            flow = self._create(pkt)
+            to_server = flow.sport == pkt.sport and flow.src == pkt.src
+        else:
+            flow, to_server = entry
+            if ts - flow.last > flow.timeout:
+                self._end(flow, END_TIMEOUT)
+                flow = self._create(pkt)
+                to_server = flow.sport == pkt.sport and flow.src == pkt.src
+            elif pkt.tcp_flags & TH_SYN and pkt.proto == PROTO_TCP and self.tcp.is_reuse(flow, pkt):
+                self._end(flow, END_TCP_REUSE)
+                flow = self._create(pkt)
+                to_server = flow.sport == pkt.sport and flow.src == pkt.src
+        flow.last = ts
+        flow.last_pcap_cnt = pkt.pcap_cnt
+        if to_server:
+            flow.pkts_ts += 1
+            flow.bytes_ts += pkt.wirelen
+        else:
+            flow.pkts_tc += 1
+            flow.bytes_tc += pkt.wirelen
+        if pkt.proto == PROTO_TCP:
+            self.tcp.packet(flow, to_server, pkt)
+        else:
+            if not to_server and flow.state < STATE_ESTABLISHED:
+                flow.state = STATE_ESTABLISHED
+                flow.timeout = (
+                    self.udp_timeouts.established if pkt.proto == 17 else self.other_timeouts.established
+                )
+            if pkt.payload_len and not flow.bypassed:
+                self.consumer.on_datagram(flow, to_server, pkt.payload())
+        if ts >= self.next_sweep:
+            self.sweep(ts)
+        return flow
+
+    def _create(self, pkt: Packet) -> Flow:
+        if len(self.flows) >= self.max_flows << 1:
+            self._make_room(pkt.ts)
+        src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
+        if pkt.proto == PROTO_TCP and pkt.tcp_flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK:
+            # A SYN-ACK comes from the server: the flow's client is its destination.
+            src, dst, sport, dport = dst, src, dport, sport
+        self.serial += 1
+        flow = Flow(
+            self.serial,
+            src,
+            dst,
+            sport,
+            dport,
+            pkt.proto,
+            pkt.ip_version,
+            pkt.vlan,
+            pkt.iface,
+            pkt.ts,
+            pkt.pcap_cnt,
+        )
+        fwd = (src, dst, sport, dport, pkt.proto, pkt.vlan, pkt.iface)
+        rev = (dst, src, dport, sport, pkt.proto, pkt.vlan, pkt.iface)
+        flow.keys = (fwd, rev)
+        # A flow between one address and port and itself has one key; it must read as to-server.
+        self.flows[rev] = (flow, False)
+        self.flows[fwd] = (flow, True)
+        self.stats.created += 1
+        if pkt.proto == PROTO_TCP:
+            self.tcp.open(flow, pkt)
+        else:
+            flow.timeout = self.udp_timeouts.new if pkt.proto == 17 else self.other_timeouts.new
+            if pkt.proto in (1, 58):
+                flow.icmp_type = pkt.icmp_type
+                flow.icmp_code = pkt.icmp_code
+        return flow
+
+    def _end(self, flow: Flow, reason: str) -> None:
+        keys = flow.keys
+        if keys is None:
+            return
+        flow.keys = None
+        self.flows.pop(keys[0], None)
+        self.flows.pop(keys[1], None)
+        flow.end_reason = reason
+        if flow.proto == PROTO_TCP:
+            self.tcp.close(flow)
+        self.stats.ended += 1
+        if reason == END_TIMEOUT:
+            self.stats.timed_out += 1
+        elif reason == END_FORCED:
+            self.stats.evicted += 1
+        elif reason == END_TCP_REUSE:
+            self.stats.reused += 1
+        self.consumer.on_flow_end(flow)
+        self.on_end(flow)
+
+    def sweep(self, now: float) -> None:
+        """End every flow idle for longer than its state's timeout."""
+        self.next_sweep = now + self.sweep_interval
+        self.stats.sweeps += 1
+        expired = [
+            flow for flow, to_server in self.flows.values() if to_server and now - flow.last > flow.timeout
+        ]
+        for flow in expired:
+            self._end(flow, END_TIMEOUT)
+
+    def _make_room(self, now: float) -> None:
+        """The table is full: expire idle flows, then evict the oldest until 1/64 of it is free."""
+        self.sweep(now)
+        target = self.max_flows - max(1, self.max_flows >> 6)
+        if len(self) <= target:
+            return
+        victims: list[Flow] = []
+        for flow, to_server in self.flows.values():
+            if to_server:
+                victims.append(flow)
+                if len(self) - len(victims) <= target:
+                    break
+        for flow in victims:
+            self._end(flow, END_FORCED)
+
+    def flush(self) -> None:
+        """The capture ended: end every remaining flow."""
+        for flow in [flow for flow, to_server in self.flows.values() if to_server]:
+            self._end(flow, END_SHUTDOWN)

@@ -1,0 +1,68 @@
+"""The human summary printed on the terminal after an analysis."""
+
+from __future__ import annotations
+
+import socket
+from collections import Counter
+
+from rich.console import Console
+from rich.table import Table
+
+from fathom.engine import Engine
+
+_TOP = 10
+
+
+def _ip(addr: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
+
+
+def _counter_table(title: str, counts: Counter[str], label: str, limit: int = _TOP) -> Table:
+    table = Table(title=title, title_justify="left", show_edge=False)
+    table.add_column(label)
+    table.add_column("count", justify="right")
+    for name, count in counts.most_common(limit):
+        table.add_row(name, f"{count:,}")
+    return table
+
+
+def print_summary(console: Console, engine: Engine, source: str, seconds: float, eve_events: int) -> None:
+    counters = engine.counters()
+    summary = engine.summary
+    flows = sum(summary.by_proto.values())
+    pps = engine.packets / seconds if seconds > 0 else 0.0
+    console.print(
+        f"[bold]{source}[/]: {engine.packets:,} packets, {engine.bytes / 1e6:,.1f} MB, "
+        f"{flows:,} flows in {seconds:.2f} s ({pps:,.0f} packets/s); {eve_events:,} EVE events"
+    )
+    if flows:
+        console.print(_counter_table("Flows by protocol", summary.by_proto, "protocol"))
+        console.print(_counter_table("Applications", summary.by_app, "app_proto"))
+    if summary.talker_bytes:
+        talkers = Table(title="Top talkers", title_justify="left", show_edge=False)
+        talkers.add_column("address")
+        talkers.add_column("bytes", justify="right")
+        for addr, nbytes in summary.talker_bytes.most_common(_TOP):
+            talkers.add_row(_ip(addr), f"{nbytes:,}")
+        console.print(talkers)
+    errors = Counter(
+        {k.removeprefix("decoder.error."): v for k, v in counters.items() if "decoder.error." in k}
+    )
+    if errors:
+        console.print(_counter_table("Decode errors", errors, "reason", limit=50))
+    else:
+        console.print("Decode errors: none")
+    limits = {
+        "flows evicted (memcap)": counters["flow.evicted"],
+        "stream gaps": counters["stream.gaps"],
+        "stream memcap drops": counters["stream.memcap_drops"],
+        "streams at depth": counters["stream.depth_reached"],
+        "fragment trackers evicted": counters.get("defrag.evicted", 0),
+    }
+    hit = {k: v for k, v in limits.items() if v}
+    if hit:
+        console.print("Limits reached: " + ", ".join(f"{k} {v:,}" for k, v in hit.items()))
+    if engine.failures:
+        console.print(
+            f"[red]Internal errors on {engine.failures:,} packets[/]; first: {engine.first_failure}"
+        )
