@@ -76,22 +76,25 @@ def generate_capture(name: str, cache: Path) -> dict[str, Any]:
     partial = final.with_suffix(".pcap.part")
     totals = ClientTotals()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(dir=cache, prefix="work-") as work, Topology():
-        steps = MIXES[name](content, Path(work))
-        servers = start_servers(content, cert, key)
-        try:
-            with Tcpdump(NS_CLIENT, IF_CLIENT, partial) as dump:
-                run_steps(steps, totals)
-                time.sleep(0.5)  # let the last FINs and ACKs reach the capture
-        finally:
-            stop_servers(servers)
-    seconds = time.perf_counter() - started
-    if dump.dropped:
+    try:
+        with tempfile.TemporaryDirectory(dir=cache, prefix="work-") as work, Topology():
+            steps = MIXES[name](content, Path(work))
+            servers = start_servers(content, cert, key)
+            try:
+                with Tcpdump(NS_CLIENT, IF_CLIENT, partial) as dump:
+                    run_steps(steps, totals)
+                    time.sleep(0.5)  # let the last FINs and ACKs reach the capture
+            finally:
+                stop_servers(servers)
+        if dump.dropped:
+            raise CaptureFailed(f"{name}: tcpdump dropped {dump.dropped} packets: the capture has holes")
+        stats = capture_stats(str(partial))
+        if stats.packets == 0:
+            raise CaptureFailed(f"{name}: tcpdump wrote no packets")
+    except BaseException:
         partial.unlink(missing_ok=True)
-        raise CaptureFailed(f"{name}: tcpdump dropped {dump.dropped} packets; the capture would have holes")
-    stats = capture_stats(str(partial))
-    if stats.packets == 0:
-        raise CaptureFailed(f"{name}: tcpdump wrote no packets")
+        raise
+    seconds = time.perf_counter() - started
     partial.replace(final)
     return {
         "file": final.name,

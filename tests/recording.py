@@ -26,6 +26,4 @@ class RecordingConsumer:
 
     def stream(self, serial: int, to_server: bool) -> bytes:
         """The delivered bytes of one direction, gaps left out."""
-        return b"".join(
-            item for kind, item in self.events.get((serial, to_server), []) if kind == "data"
-        )  # type: ignore[misc]
+        return b"".join(item for kind, item in self.events.get((serial, to_server), []) if kind == "data")  # type: ignore[misc]

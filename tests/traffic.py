@@ -42,7 +42,12 @@ class TcpConversation:
     """Tracks sequence numbers so tests can write a TCP exchange line by line."""
 
     def __init__(
-        self, client: str = CLIENT, server: str = SERVER, sport: int = 40000, dport: int = 80, ts: float = 1000.0
+        self,
+        client: str = CLIENT,
+        server: str = SERVER,
+        sport: int = 40000,
+        dport: int = 80,
+        ts: float = 1000.0,
     ) -> None:
         self.client, self.server, self.sport, self.dport = client, server, sport, dport
         self.cseq = 100
@@ -54,12 +59,22 @@ class TcpConversation:
         self.ts += 0.001
         if from_client:
             ip = IP(src=self.client, dst=self.server)
-            tcp = TCP(sport=self.sport, dport=self.dport, flags=flags, seq=self.cseq if seq is None else seq,
-                      ack=self.sseq if "A" in flags else 0)
+            tcp = TCP(
+                sport=self.sport,
+                dport=self.dport,
+                flags=flags,
+                seq=self.cseq if seq is None else seq,
+                ack=self.sseq if "A" in flags else 0,
+            )
         else:
             ip = IP(src=self.server, dst=self.client)
-            tcp = TCP(sport=self.dport, dport=self.sport, flags=flags, seq=self.sseq if seq is None else seq,
-                      ack=self.cseq if "A" in flags else 0)
+            tcp = TCP(
+                sport=self.dport,
+                dport=self.sport,
+                flags=flags,
+                seq=self.sseq if seq is None else seq,
+                ack=self.cseq if "A" in flags else 0,
+            )
         self.packets.append((self.ts, Ether() / ip / tcp / payload if payload else Ether() / ip / tcp))
 
     def handshake(self) -> TcpConversation:

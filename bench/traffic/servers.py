@@ -40,6 +40,9 @@ class HttpServer(ThreadingHTTPServer):
     # The default backlog of 5 drops SYNs under parallel curls, and each drop costs a 1 s retransmit.
     request_queue_size = 1024
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up early is normal here (and at teardown); no traceback spam
+
 
 class TlsServer(HttpServer):
     def __init__(self, address: tuple[str, int], handler: Any, context: ssl.SSLContext) -> None:

@@ -11,7 +11,9 @@ from tests.recording import RecordingConsumer
 from tests.traffic import ListSink
 
 
-def analyze(path: Path, config: EngineConfig | None = None) -> tuple[Engine, RecordingConsumer, ListSink, str | None]:
+def analyze(
+    path: Path, config: EngineConfig | None = None
+) -> tuple[Engine, RecordingConsumer, ListSink, str | None]:
     consumer = RecordingConsumer()
     engine = Engine(config, consumer)
     sink = ListSink()

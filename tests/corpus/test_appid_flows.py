@@ -63,4 +63,3 @@ def test_tcp_udp_flows_equal_ndpi(capture: Path) -> None:
     # as Suricata (30 s) and Zeek (60 s) do. Only this conversation has such a pause.
     split = {"syslog.pcap": [("UDP", frozenset({("192.168.121.10", 50080), ("192.168.120.10", 514)}))]}
     assert Counter(ours) - Counter(expected) == Counter(split.get(capture.name, []))
-

@@ -17,7 +17,12 @@ def test_tcp_session_counts_state_and_stream() -> None:
     assert len(engine.flows) == 1
     engine.finish()
     (event,) = sink.events
-    assert (event["src_ip"], event["src_port"], event["dest_ip"], event["dest_port"]) == (CLIENT, 40000, SERVER, 80)
+    assert (event["src_ip"], event["src_port"], event["dest_ip"], event["dest_port"]) == (
+        CLIENT,
+        40000,
+        SERVER,
+        80,
+    )
     flow = event["flow"]
     assert (flow["pkts_toserver"], flow["pkts_toclient"]) == (6, 4)
     assert flow["state"] == "closed"
@@ -32,7 +37,9 @@ def test_tcp_session_counts_state_and_stream() -> None:
 
 def test_bytes_count_wire_length_per_direction() -> None:
     engine, _, sink = make_engine()
-    feed(engine, [udp(1.0, CLIENT, SERVER, 5000, 53, b"q" * 10), udp(1.1, SERVER, CLIENT, 53, 5000, b"r" * 30)])
+    feed(
+        engine, [udp(1.0, CLIENT, SERVER, 5000, 53, b"q" * 10), udp(1.1, SERVER, CLIENT, 53, 5000, b"r" * 30)]
+    )
     engine.finish()
     flow = sink.events[0]["flow"]
     # Ethernet 14 + IPv4 20 + UDP 8 + payload.

@@ -1,0 +1,123 @@
+"""The ``fathom analyze`` command: outputs, exit status and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fathom.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "samples" / "demo.pcap"
+
+
+def read_eve(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_analyze_writes_flow_events_and_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    eve = tmp_path / "eve.json"
+    assert main(["analyze", str(DEMO), "--eve", str(eve)]) == 0
+    events = read_eve(eve)
+    assert len(events) == 11
+    assert {e["event_type"] for e in events} == {"flow"}
+    assert sorted(e["proto"] for e in events) == ["TCP"] * 3 + ["UDP"] * 8
+    err = capsys.readouterr().err
+    assert "77 packets" in err
+    assert "11 flows" in err
+    assert "Top talkers" in err
+    assert "Decode errors: none" in err
+
+
+def test_eve_to_stdout_keeps_stdout_pure_json() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "fathom.cli", "analyze", str(DEMO), "--eve", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 11
+    assert all(json.loads(line)["event_type"] == "flow" for line in lines)
+    assert "77 packets" in proc.stderr
+
+
+def test_quiet_prints_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(DEMO), "--eve", str(tmp_path / "e.json"), "--quiet"]) == 0
+    assert capsys.readouterr() == ("", "")
+
+
+def test_truncated_capture_keeps_packets_before_damage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = DEMO.read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) - 100])
+    eve = tmp_path / "eve.json"
+    assert main(["analyze", str(cut), "--eve", str(eve), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    # Cutting 100 bytes drops the last record (82 bytes) and 18 of the 66 data bytes of the one
+    # before it, which starts at byte 19490.
+    assert err[0] == f"fathom: error: {cut}: truncated packet data (48 of 66 bytes) at byte offset 19490"
+    events = read_eve(eve)
+    # The 75 whole packets before the damage: 4 ARP and 71 IP, all accounted to flows.
+    assert sum(e["flow"]["pkts_toserver"] + e["flow"]["pkts_toclient"] for e in events) == 71  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file or directory"),
+        (b"", "not a capture file (0 bytes)"),
+        (b"hello world, not a pcap", "not a pcap or pcapng file (magic 0x6c6c6568)"),
+    ],
+)
+def test_unreadable_capture_is_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes | None, message: str
+) -> None:
+    path = tmp_path / "input.pcap"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["analyze", str(path)]) == 1
+    assert capsys.readouterr().err == f"fathom: error: {path}: {message}\n"
+
+
+def test_bad_config_names_file_and_field(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "fathom.yaml"
+    config.write_text("engine:\n  stream:\n    overlap_policy: newest\n")
+    assert main(["analyze", str(DEMO), "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"fathom: error: {config}: stream.overlap_policy: Input should be 'first' or 'last'"
+    )
+    assert err.count("\n") == 1
+
+
+def test_config_changes_engine_settings(tmp_path: Path) -> None:
+    config = tmp_path / "fathom.yaml"
+    config.write_text("engine:\n  udp_ignored: 1\n")
+    assert main(["analyze", str(DEMO), "--config", str(config), "--quiet"]) == 1
+    config.write_text("engine:\n  flow:\n    udp: {new: 0.000001, established: 300, closed: 30}\n")
+    eve = tmp_path / "eve.json"
+    assert main(["analyze", str(DEMO), "--config", str(config), "--eve", str(eve), "--quiet"]) == 0
+    # Each DNS answer comes more than a microsecond after its query: all 8 UDP flows split in two.
+    reasons = sorted((e["proto"], e["flow"]["reason"]) for e in read_eve(eve))  # type: ignore[index]
+    assert reasons == [("TCP", "shutdown")] * 3 + [("UDP", "shutdown")] * 8 + [("UDP", "timeout")] * 8
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "fathom.yaml"
+    config.write_text("engine:\n  flow: [\n")
+    assert main(["analyze", str(DEMO), "--config", str(config)]) == 1
+    assert capsys.readouterr().err.startswith(f"fathom: error: {config}: line 3 invalid YAML")
+
+
+def test_missing_rules_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "none.rules"
+    assert main(["analyze", str(DEMO), "--rules", str(missing)]) == 1
+    assert capsys.readouterr().err == f"fathom: error: {missing}: rules file not found\n"
