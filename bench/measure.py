@@ -15,27 +15,29 @@ from dataclasses import dataclass
 class Sample:
     seconds: float
     peak_rss_kib: int  # ru_maxrss: KiB on Linux
+    rss_floor_kib: int  # the runner's RSS at spawn: peak_rss_kib cannot read lower than this
     returncode: int
     stderr_tail: str
 
 
-def _reset_peak_rss() -> None:
-    """Lower this process's own high-water RSS mark to its current RSS.
+def _reset_peak_rss() -> int:
+    """Lower this process's high-water RSS mark to its current RSS and return it in KiB.
 
     A child starts life with the parent's memory high-water mark (Linux carries it through
     fork/vfork and exec into ru_maxrss), so after mmap-reading a 300 MB capture every child would
-    report at least 300 MB. Writing 5 to clear_refs (Linux 4.0+) resets the mark.
+    report at least 300 MB. Writing 5 to clear_refs (Linux 4.0+) resets the mark; what remains is
+    this process's current RSS, the floor of any child's reading.
     """
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-    except OSError:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
         pass
-
-
-def rss_floor_kib() -> int:
-    """What ru_maxrss reports for a process that uses almost nothing: the runner's own RSS at spawn."""
-    return measure(["true"]).peak_rss_kib
+    return 0
 
 
 def measure(argv: Sequence[str], timeout: float | None = None) -> Sample:
@@ -43,9 +45,9 @@ def measure(argv: Sequence[str], timeout: float | None = None) -> Sample:
 
     wait4() on the child's pid gives that child's rusage alone, so ru_maxrss is its own peak,
     not the largest of every child this process ever had (which RUSAGE_CHILDREN would give).
-    It is never below the runner's own RSS at spawn time: see rss_floor_kib().
+    It is never below the runner's own RSS at spawn time, returned as rss_floor_kib.
     """
-    _reset_peak_rss()
+    floor = _reset_peak_rss()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
@@ -63,4 +65,4 @@ def measure(argv: Sequence[str], timeout: float | None = None) -> Sample:
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         tail = err.read()[-2000:].decode("utf-8", "replace").strip()
-    return Sample(seconds, rusage.ru_maxrss, proc.returncode, tail)
+    return Sample(seconds, rusage.ru_maxrss, floor, proc.returncode, tail)

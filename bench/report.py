@@ -58,6 +58,16 @@ COLUMNS = (
 )
 
 
+def at_floor(sample: Sample) -> bool:
+    return sample.peak_rss_kib <= sample.rss_floor_kib * 1.02
+
+
+def rss_cell(sample: Sample) -> str:
+    # At the floor the real peak is unknown, only bounded: say so instead of printing the floor.
+    prefix = "<=" if at_floor(sample) else ""
+    return f"{prefix}{sample.peak_rss_kib / 1024:.1f}"
+
+
 def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for r in results:
@@ -68,29 +78,25 @@ def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
             continue
         fathom = _fathom_pps(results, r.capture)
         ratio = "-" if r.tool == "fathom" or not fathom or not r.pps else f"{fathom / r.pps:.3f}"
-        rows.append((*head, f"{best.seconds:.3f}", f"{r.pps or 0:,.0f}", f"{r.gbps or 0:.3f}",
-                     f"{best.peak_rss_kib / 1024:.1f}", ratio))  # fmt: skip
+        rss = rss_cell(best)
+        rows.append((*head, f"{best.seconds:.3f}", f"{r.pps or 0:,.0f}", f"{r.gbps or 0:.3f}", rss, ratio))
     return rows
 
 
-def format_table(results: list[Result], rss_floor_kib: int) -> str:
+def format_table(results: list[Result]) -> str:
     rows = [COLUMNS, *table_rows(results)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    # Text columns left-aligned, numbers right-aligned.
-    left = {0, 3}
+    left = {0, 3}  # text columns; numbers are right-aligned
     lines = []
     for n, row in enumerate(rows):
-        cells = [
-            c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
+        pairs = enumerate(zip(row, widths, strict=True))
+        lines.append("  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in pairs).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
-    lines.append(
-        f"(peak RSS is never below the runner's own RSS at spawn, here {rss_floor_kib / 1024:.1f} MiB)"
-    )
-    errors = [f"{r.tool} on {r.capture}: {r.error}" for r in results if r.error]
-    return "\n".join(lines + errors)
+    if any(r.best and at_floor(r.best) for r in results):
+        lines.append("<=: peak RSS at or below the runner's own RSS at spawn, which is all wait4 can tell")
+    lines += [f"{r.tool} on {r.capture} failed: {r.error}" for r in results if r.error]
+    return "\n".join(lines)
 
 
 def _cpu_model() -> str:
@@ -103,7 +109,7 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
-def to_json(results: list[Result], repeat: int, rss_floor_kib: int) -> dict[str, Any]:
+def to_json(results: list[Result], repeat: int) -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": {
@@ -113,7 +119,6 @@ def to_json(results: list[Result], repeat: int, rss_floor_kib: int) -> dict[str,
             "python": platform.python_version(),
         },
         "repeat": repeat,
-        "rss_floor_mib": round(rss_floor_kib / 1024, 1),
         "results": [
             {
                 "capture": r.capture,
@@ -127,6 +132,7 @@ def to_json(results: list[Result], repeat: int, rss_floor_kib: int) -> dict[str,
                     {
                         "seconds": round(s.seconds, 4),
                         "peak_rss_kib": s.peak_rss_kib,
+                        "rss_floor_kib": s.rss_floor_kib,
                         "returncode": s.returncode,
                     }
                     for s in r.samples
@@ -149,5 +155,5 @@ def _ratio(results: list[Result], r: Result) -> float | None:
     return round(fathom / r.pps, 4)
 
 
-def write_json(path: str, results: list[Result], repeat: int, rss_floor_kib: int) -> None:
-    Path(path).write_text(json.dumps(to_json(results, repeat, rss_floor_kib), indent=2) + "\n")
+def write_json(path: str, results: list[Result], repeat: int) -> None:
+    Path(path).write_text(json.dumps(to_json(results, repeat), indent=2) + "\n")

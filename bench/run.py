@@ -9,6 +9,7 @@ Each tool runs back to back on the same file, --repeat times; the fastest run is
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -16,9 +17,9 @@ from pathlib import Path
 if not __package__:  # run as a script: make `bench` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.generate import CAPTURES, capture_path, ensure_captures
-from bench.measure import measure, rss_floor_kib
-from bench.paths import CACHE_ENV, DEFAULT_CACHE, cache_dir
+from bench.generate import CAPTURES, capture_path
+from bench.measure import measure
+from bench.paths import CACHE_ENV, DEFAULT_CACHE, REPO_ROOT, cache_dir
 from bench.pcapstats import capture_stats
 from bench.report import Result, format_table, write_json
 from bench.tools import Tool, fathom_tool, peer_tools
@@ -48,6 +49,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def generate(names: list[str], cache: Path, regenerate: bool) -> None:
+    """Generate in a child process: building the served files bloats the generating process, and the
+    runner's own RSS is the floor of every peak RSS it measures afterwards."""
+    for name in names:
+        cmd = [sys.executable, "-m", "bench.generate", "--capture", name, "--cache", str(cache)]
+        if regenerate:
+            cmd.append("--regenerate")
+        if subprocess.run(cmd, cwd=REPO_ROOT, stdout=subprocess.DEVNULL).returncode != 0:
+            sys.exit(f"generating {name}.pcap failed")
+
+
 def targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
     """(label, path) for every capture to measure, generating cached ones first when asked."""
     chosen: list[str] = []
@@ -57,7 +69,7 @@ def targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
         chosen = list(DEFAULT_CAPTURES)
     cache = cache_dir(args.cache)
     if chosen and (args.generate_missing or args.regenerate):
-        ensure_captures(chosen, cache, args.regenerate)
+        generate(chosen, cache, args.regenerate)
     found = [(name, capture_path(cache, name)) for name in chosen]
     missing = [str(path) for _name, path in found if not path.is_file()]
     if missing:
@@ -103,10 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: {stats.packets:,} packets, {stats.wire_bytes / 1e6:.1f} MB", file=sys.stderr)
             for tool in tools:
                 results.append(bench_tool(tool, label, path, stats.packets, stats.wire_bytes, args.repeat))
-    floor = rss_floor_kib()
-    print(format_table(results, floor))
+    print(format_table(results))
     if args.json:
-        write_json(args.json, results, args.repeat, floor)
+        write_json(args.json, results, args.repeat)
     return 1 if any(r.error for r in results) else 0
 
 

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,10 +69,14 @@ def is_snort3(binary: str) -> bool:
 
 def snort_tool() -> Tool | None:
     binary = shutil.which("snort")
-    if binary is None or not is_snort3(binary):
+    if binary is None:
+        return None
+    if not is_snort3(binary):
+        print(f"skipping {binary}: not Snort 3", file=sys.stderr)
         return None
     config = snort_config(binary)
     if config is None:
+        print(f"skipping {binary}: no snort.lua (set SNORT_LUA)", file=sys.stderr)
         return None
 
     # The stock snort.lua loads no rules: default inspectors only, the closest match to fathom's

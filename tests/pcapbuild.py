@@ -135,7 +135,9 @@ class Pcapng:
         wire = len(data) if wirelen is None else wirelen
         return self.block(SPB, self.pack("I", wire) + data)
 
-    def opb(self, iface: int, ticks: int, data: bytes, *, wirelen: int | None = None, drops: int = 0) -> bytes:
+    def opb(
+        self, iface: int, ticks: int, data: bytes, *, wirelen: int | None = None, drops: int = 0
+    ) -> bytes:
         """Obsolete packet block (pcapng 1.0): 16-bit interface id and drop count."""
         wire = len(data) if wirelen is None else wirelen
         head = self.pack("HHIIII", iface, drops, ticks >> 32, ticks & 0xFFFFFFFF, len(data), wire)

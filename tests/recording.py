@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fathom.decode.packet import Buffer
 from fathom.flow.flow import Flow
 
 
@@ -12,14 +13,14 @@ class RecordingConsumer:
         self.datagrams: list[tuple[int, bool, bytes]] = []
         self.ended: list[int] = []
 
-    def on_data(self, flow: Flow, to_server: bool, data: memoryview) -> None:
-        self.events.setdefault((flow.serial, to_server), []).append(("data", bytes(data)))
+    def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
+        self.events.setdefault((flow.serial, to_server), []).append(("data", bytes(buf[off : off + length])))
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
         self.events.setdefault((flow.serial, to_server), []).append(("gap", length))
 
-    def on_datagram(self, flow: Flow, to_server: bool, data: memoryview) -> None:
-        self.datagrams.append((flow.serial, to_server, bytes(data)))
+    def on_datagram(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
+        self.datagrams.append((flow.serial, to_server, bytes(buf[off : off + length])))
 
     def on_flow_end(self, flow: Flow) -> None:
         self.ended.append(flow.serial)

@@ -18,7 +18,7 @@ SMALL_COUNT = 256  # 150 B .. 3 KB HTML pages, one per short HTTP/1.0 connection
 
 _WORDS = ("packet", "flow", "stream", "header", "payload", "kernel", "socket", "buffer", "window",
           "segment", "route", "bridge", "namespace", "veth", "capture", "filter", "decode", "inspect",
-          "signature", "alert", "session", "record", "frame")  # fmt: skip
+          "signature", "alert", "tunnel", "record", "frame")  # fmt: skip
 
 
 @dataclass(frozen=True)

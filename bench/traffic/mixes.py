@@ -84,7 +84,7 @@ def dig_job(workdir: Path, name: str, queries: Sequence[str]) -> Job:
 
 
 def bytes_mix(content: Content, workdir: Path) -> list[Step]:
-    """~300 MB: long bulk transfers over HTTP and TLS, keep-alive sessions, a little DNS."""
+    """~300 MB: long bulk transfers over HTTP and TLS, keep-alive connections, a little DNS."""
     rng = random.Random(1)
     www, static = HTTP_ORIGINS[0], HTTP_ORIGINS[3]
     bulk = [curl_job(workdir, f"bulk-{i}", [www + path]) for i, path in enumerate(content.bulk)]
@@ -110,7 +110,7 @@ FLOW_DNS_QUERIES = 3_000
 
 
 def flows_mix(content: Content, workdir: Path) -> list[Step]:
-    """~33 000 flows: short HTTP/1.0 connections (one per URL), short TLS sessions, DNS lookups."""
+    """~33 000 flows: short HTTP/1.0 connections (one per URL), short TLS connections, DNS lookups."""
     rng = random.Random(2)
     per_curl = FLOW_HTTP_CONNECTIONS // FLOW_CURLS
     jobs = [

@@ -8,11 +8,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
 from fathom import __version__
-from fathom.capture.pcapfile import CaptureError, open_capture
+from fathom.capture.pcapfile import CaptureError, CaptureReader, open_capture
 from fathom.config import ConfigError, load_config
 from fathom.engine import Engine
 from fathom.events.eve import EveWriter
@@ -34,8 +31,23 @@ def _count_rules(paths: Sequence[str]) -> int:
     return count
 
 
+def _note(message: str) -> None:
+    print(f"fathom: note: {message}", file=sys.stderr)
+
+
+def _run_with_progress(engine: Engine, reader: CaptureReader, label: str) -> None:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(
+        "[progress.description]{task.description}", *columns, console=Console(stderr=True), transient=True
+    ) as bar:
+        task = bar.add_task(label, total=reader.size)
+        engine.run(reader, lambda pos: bar.update(task, completed=pos))
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
-    console = Console(stderr=True, quiet=args.quiet)
     try:
         config = load_config(args.config)
     except ConfigError as exc:
@@ -43,8 +55,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     for path in args.rules or []:
         if not os.path.isfile(path):
             return _error(f"{path}: rules file not found")
-    if args.rules and _count_rules(args.rules):
-        console.print("[yellow]note:[/] rule matching is not available in this version; rules are not loaded")
+    if args.rules and _count_rules(args.rules) and not args.quiet:
+        _note("rule matching is not available in this version; rules are not loaded")
     try:
         reader = open_capture(args.capture)
     except CaptureError as exc:
@@ -60,19 +72,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         engine.add_sink(writer)
     started = time.perf_counter()
     with reader:
-        show_progress = reader.size >= _PROGRESS_MIN_BYTES and console.is_terminal and not args.quiet
-        if show_progress:
-            with Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-                transient=True,
-            ) as bar:
-                task = bar.add_task(os.path.basename(args.capture), total=reader.size)
-                engine.run(reader, lambda pos: bar.update(task, completed=pos))
+        if not args.quiet and reader.size >= _PROGRESS_MIN_BYTES and sys.stderr.isatty():
+            _run_with_progress(engine, reader, os.path.basename(args.capture))
         else:
             engine.run(reader)
         engine.finish()
@@ -81,9 +82,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if writer is not None:
         writer.close()
     if not args.quiet:
+        from rich.console import Console
+
         from fathom.report import print_summary
 
-        print_summary(console, engine, args.capture, seconds, writer.count if writer else 0)
+        print_summary(Console(stderr=True), engine, args.capture, seconds, writer.count if writer else 0)
     if damage:
         return _error(damage)
     return 0

@@ -1,60 +1,92 @@
-"""One typed configuration for the engine, loaded from YAML with errors that name the field."""
+"""One typed configuration for the engine, loaded from YAML with errors that name the field.
+
+The models are plain frozen dataclasses so that building the defaults costs nothing at start-up;
+pydantic validates them only when a file is loaded.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from annotated_types import Ge, Gt
+
+PositiveInt = Annotated[int, Gt(0)]
+PositiveFloat = Annotated[float, Gt(0)]
+_STRICT: dict[str, Any] = {"extra": "forbid"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TimeoutConfig(_Strict):
+@dataclass(frozen=True, slots=True)
+class TimeoutConfig:
     """Idle timeouts in seconds per flow state."""
 
-    new: float = Field(gt=0)
-    established: float = Field(gt=0)
-    closed: float = Field(gt=0)
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    new: PositiveFloat
+    established: PositiveFloat
+    closed: PositiveFloat
 
 
-class FlowConfig(_Strict):
-    memcap: int = Field(128 * 1024 * 1024, gt=0, description="bytes the flow table may use")
-    tcp: TimeoutConfig = TimeoutConfig(new=60, established=600, closed=60)
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    # Bytes the flow table may use.
+    memcap: PositiveInt = 128 * 1024 * 1024
+    tcp: TimeoutConfig = field(default_factory=lambda: TimeoutConfig(new=60, established=600, closed=60))
     # Zeek's one minute for unanswered UDP: syslog and DNS retries are often 30-60 s apart.
-    udp: TimeoutConfig = TimeoutConfig(new=60, established=300, closed=60)
-    other: TimeoutConfig = TimeoutConfig(new=30, established=300, closed=30)
+    udp: TimeoutConfig = field(default_factory=lambda: TimeoutConfig(new=60, established=300, closed=60))
+    other: TimeoutConfig = field(default_factory=lambda: TimeoutConfig(new=30, established=300, closed=30))
 
 
-class StreamConfig(_Strict):
-    depth: int = Field(1024 * 1024, ge=0, description="bytes reassembled per direction; 0 = unlimited")
-    memcap: int = Field(64 * 1024 * 1024, gt=0, description="bytes all out-of-order queues may hold")
-    max_queued: int = Field(1024 * 1024, gt=0, description="out-of-order bytes one direction may hold")
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    # Bytes reassembled per direction; 0 means unlimited.
+    depth: Annotated[int, Ge(0)] = 1024 * 1024
+    # Bytes all out-of-order queues together may hold.
+    memcap: PositiveInt = 64 * 1024 * 1024
+    # Out-of-order bytes one direction may hold before its hole is declared a gap.
+    max_queued: PositiveInt = 1024 * 1024
     overlap_policy: Literal["first", "last"] = "first"
 
 
-class DefragConfig(_Strict):
-    max_trackers: int = Field(4096, gt=0)
-    timeout: float = Field(60.0, gt=0)
-    memcap: int = Field(32 * 1024 * 1024, gt=0)
+@dataclass(frozen=True, slots=True)
+class DefragConfig:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    max_trackers: PositiveInt = 4096
+    timeout: PositiveFloat = 60.0
+    memcap: PositiveInt = 32 * 1024 * 1024
 
 
-class EngineConfig(_Strict):
-    flow: FlowConfig = FlowConfig()
-    stream: StreamConfig = StreamConfig()
-    defrag: DefragConfig = DefragConfig()
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    defrag: DefragConfig = field(default_factory=DefragConfig)
 
 
 class ConfigError(Exception):
     """A config file that cannot be used; the message is one line naming the file and field."""
 
 
+def parse_engine_config(data: object, source: str) -> EngineConfig:
+    """Validate a mapping (from YAML or a custom resource) into an :class:`EngineConfig`."""
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(EngineConfig).validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{source}: {where}: {first['msg']}") from None
+
+
 def load_config(path: str | None) -> EngineConfig:
     if path is None:
         return EngineConfig()
+    import yaml
+
     try:
         raw = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
@@ -68,10 +100,4 @@ def load_config(path: str | None) -> EngineConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     # Other top-level sections (endpoints, inspections, ...) belong to the sensor, not the engine.
-    engine = raw.get("engine") or {}
-    try:
-        return EngineConfig.model_validate(engine)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {field}: {first['msg']}") from None
+    return parse_engine_config(raw.get("engine") or {}, path)

@@ -111,8 +111,8 @@ class PcapReader(CaptureReader):
             magic = struct.unpack_from(">I", buffer, 0)[0]
         self.nanosecond = magic == PCAP_MAGIC_NSEC
         _, _, _, _, snaplen, linktype = struct.unpack_from(endian + "HHiIII", buffer, 4)
-        # The upper bits of the link-type field carry FCS information (pcap-linktype(7)).
-        self.linktype = linktype & 0x0FFFFFFF
+        # The link type is the low 16 bits; the upper bits carry FCS information (pcap-linktype(7)).
+        self.linktype = linktype & 0xFFFF
         self.interfaces = [Interface(0, self.linktype, snaplen)]
         self._record = struct.Struct(endian + "IIII")
         self.position = 24
@@ -163,6 +163,8 @@ class PcapngReader(CaptureReader):
         # Per interface of the current section: (global index, linktype, ticks to seconds, offset).
         section_ifaces: list[tuple[int, int, float, float]] = []
         named: dict[tuple[str, int], int] = {}
+        # Snap length of the current section's first interface: bounds simple packet blocks.
+        spb_snaplen = 0
         # Interfaces are learnt while reading: start afresh if the file is read again.
         self.interfaces = []
         last_ts = 0.0
@@ -213,14 +215,23 @@ class PcapngReader(CaptureReader):
                     if not section_ifaces:
                         self._damage(off, "simple packet block before any interface description")
                         return
+                    if blen < 16:
+                        self._damage(off, f"garbled simple packet block (length {blen})")
+                        return
                     wirelen = struct.unpack_from(endian + "I", buf, body)[0]
-                    caplen = min(wirelen, blen - 16)
                     gindex, linktype, _, _ = section_ifaces[0]
+                    # The data is min(original length, snaplen) bytes; the rest of the block is padding.
+                    caplen = min(wirelen, blen - 16)
+                    if 0 < spb_snaplen < caplen:
+                        caplen = spb_snaplen
                     self.position = end
                     off = end
                     yield last_ts, body + 4, caplen, wirelen, gindex, linktype
                     continue
                 if btype == _PCAPNG_OPB:
+                    if blen < 32:
+                        self._damage(off, f"garbled packet block (length {blen})")
+                        return
                     iface, _drops, ts_high, ts_low, caplen, wirelen = struct.unpack_from(
                         endian + "HHIIII", buf, body
                     )
@@ -235,6 +246,9 @@ class PcapngReader(CaptureReader):
                     yield last_ts, data, caplen, wirelen, gindex, linktype
                     continue
                 if btype == _PCAPNG_IDB:
+                    if blen < 20:
+                        self._damage(off, f"garbled interface description block (length {blen})")
+                        return
                     linktype, _, snaplen = struct.unpack_from(endian + "HHI", buf, body)
                     scale, tsoff, name = self._interface_options(buf, body + 8, end - 4, endian)
                     # A later section that names an interface again (merged or appended captures)
@@ -245,6 +259,8 @@ class PcapngReader(CaptureReader):
                         self.interfaces.append(Interface(gindex, linktype, snaplen, name))
                         if name:
                             named[(name, linktype)] = gindex
+                    if not section_ifaces:
+                        spb_snaplen = snaplen
                     section_ifaces.append((gindex, linktype, scale, tsoff))
                 off = end
                 self.position = off

@@ -376,8 +376,7 @@ class Decoder:
             pkt.ack = ack
             pkt.tcp_flags = flags
             pkt.window = window
-            pkt.tcp_opts_off = off + 20
-            pkt.tcp_opts_len = hlen - 20
+            pkt.tcp_hlen = hlen
             pkt.payload_off = off + hlen
             pkt.payload_len = end - off - hlen
             return True
@@ -389,7 +388,14 @@ class Decoder:
             if length < 8:
                 self.errors["udp.bad_length"] += 1
                 return False
-            if dport == VXLAN_PORT and level < MAX_TUNNEL_DEPTH and length >= 16 and buf[off + 8] & 0x08:
+            if (
+                dport == VXLAN_PORT
+                and level < MAX_TUNNEL_DEPTH
+                and length >= 16
+                # The VXLAN header must be captured, not only announced by the UDP length.
+                and off + 16 <= end
+                and buf[off + 8] & 0x08
+            ):
                 return self._ethernet(buf, off + 16, end, pkt, level + 1)
             pkt.sport = sport
             pkt.dport = dport

@@ -62,8 +62,7 @@ class Packet:
         "sport",
         "src",
         "tcp_flags",
-        "tcp_opts_len",
-        "tcp_opts_off",
+        "tcp_hlen",
         "ts",
         "ttl",
         "vlan",
@@ -93,11 +92,19 @@ class Packet:
         self.seq = 0
         self.ack = 0
         self.window = 0
-        self.tcp_opts_off = 0
-        self.tcp_opts_len = 0
+        # TCP header length; the options are the bytes between the fixed header and the payload.
+        self.tcp_hlen = 0
         # Transport payload, as an offset and length into ``buf``.
         self.payload_off = 0
         self.payload_len = 0
+
+    @property
+    def tcp_opts_off(self) -> int:
+        return self.payload_off - self.tcp_hlen + 20
+
+    @property
+    def tcp_opts_len(self) -> int:
+        return self.tcp_hlen - 20
 
     def payload(self) -> memoryview:
         """The transport payload, without copying."""

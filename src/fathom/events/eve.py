@@ -26,6 +26,11 @@ Event = dict[str, Any]
 
 _PORT_PROTOS = (PROTO_TCP, PROTO_UDP, PROTO_SCTP)
 _TCP_FLAG_NAMES = ("fin", "syn", "rst", "psh", "ack", "urg", "ecn", "cwr")
+# Per flags byte: its hex text and the names of the bits set, as EVE's ``tcp`` object lists them.
+_FLAGS_HEX = tuple(f"{flags:02x}" for flags in range(256))
+_FLAGS_SET = tuple(
+    tuple(n for bit, n in enumerate(_TCP_FLAG_NAMES) if flags & (1 << bit)) for flags in range(256)
+)
 
 
 def ip_text(addr: bytes) -> str:
@@ -43,7 +48,7 @@ def flow_header(flow: Flow, timestamp: float, event_type: str, interface: str | 
     cid = flow_community_id(flow)
     event: Event = {
         "timestamp": eve_timestamp(timestamp),
-        "flow_id": flow_id(flow.serial, flow.start, cid),
+        "flow_id": flow_id(flow.serial, flow.start),
     }
     if interface is not None:
         event["in_iface"] = interface
@@ -64,10 +69,6 @@ def flow_header(flow: Flow, timestamp: float, event_type: str, interface: str | 
     return event
 
 
-def _tcp_flags(flags: int) -> str:
-    return f"{flags:02x}"
-
-
 def flow_event(flow: Flow, interface: str | None = None) -> Event:
     """The ``flow`` event written when a flow ends."""
     event = flow_header(flow, flow.last, "flow", interface)
@@ -81,7 +82,7 @@ def flow_event(flow: Flow, interface: str | None = None) -> Event:
         "bytes_toserver": flow.bytes_ts,
         "bytes_toclient": flow.bytes_tc,
         "start": eve_timestamp(flow.start),
-        "end": eve_timestamp(flow.last),
+        "end": event["timestamp"],
         "age": int(flow.last - flow.start),
         "state": "bypassed" if flow.bypassed else flow.state_name,
         "reason": flow.end_reason,
@@ -90,13 +91,12 @@ def flow_event(flow: Flow, interface: str | None = None) -> Event:
     if flow.proto == PROTO_TCP:
         both = flow.tcp_flags_ts | flow.tcp_flags_tc
         tcp: dict[str, Any] = {
-            "tcp_flags": _tcp_flags(both),
-            "tcp_flags_ts": _tcp_flags(flow.tcp_flags_ts),
-            "tcp_flags_tc": _tcp_flags(flow.tcp_flags_tc),
+            "tcp_flags": _FLAGS_HEX[both],
+            "tcp_flags_ts": _FLAGS_HEX[flow.tcp_flags_ts],
+            "tcp_flags_tc": _FLAGS_HEX[flow.tcp_flags_tc],
         }
-        for bit, name in enumerate(_TCP_FLAG_NAMES):
-            if both & (1 << bit):
-                tcp[name] = True
+        for name in _FLAGS_SET[both]:
+            tcp[name] = True
         tcp["state"] = TCP_STATE_NAMES[flow.tcp_state]
         if flow.midstream:
             tcp["midstream"] = True

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 
-# Events come in time order, so the date-and-time part repeats: keep the last one.
-_last_second = -1
-_last_prefix = ""
+
+@lru_cache(maxsize=4096)
+def _second(secs: int) -> str:
+    # Events cluster in time, so a second's date-and-time text is reused many times.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
 
 
 def eve_timestamp(ts: float) -> str:
-    global _last_second, _last_prefix
-    micros = round(ts * 1_000_000)
-    secs, frac = divmod(micros, 1_000_000)
-    if secs != _last_second:
-        t = time.gmtime(secs)
-        _last_prefix = (
-            f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-        )
-        _last_second = secs
-    return f"{_last_prefix}.{frac:06d}+0000"
+    secs, frac = divmod(round(ts * 1_000_000), 1_000_000)
+    return f"{_second(secs)}.{frac:06d}+0000"

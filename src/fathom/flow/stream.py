@@ -33,13 +33,17 @@ POLICIES = (POLICY_FIRST, POLICY_LAST)
 
 
 class StreamConsumer(Protocol):
-    """The next layer: receives each direction's bytes in order."""
+    """The next layer: receives each direction's bytes in order.
 
-    def on_data(self, flow: Flow, to_server: bool, data: memoryview) -> None: ...
+    ``on_data`` gets ``length`` bytes at ``buf[off:]`` rather than a slice, so bytes that no one
+    reads are never copied; ``buf`` is only valid during the call.
+    """
+
+    def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None: ...
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None: ...
 
-    def on_datagram(self, flow: Flow, to_server: bool, data: memoryview) -> None: ...
+    def on_datagram(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None: ...
 
     def on_flow_end(self, flow: Flow) -> None: ...
 
@@ -49,13 +53,13 @@ class NullConsumer:
 
     __slots__ = ()
 
-    def on_data(self, flow: Flow, to_server: bool, data: memoryview) -> None:
+    def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         pass
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
         pass
 
-    def on_datagram(self, flow: Flow, to_server: bool, data: memoryview) -> None:
+    def on_datagram(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         pass
 
     def on_flow_end(self, flow: Flow) -> None:
@@ -160,7 +164,16 @@ class StreamDirection:
             next_seq = self.next_seq = seq
         diff = ((seq - next_seq + 0x80000000) & 0xFFFFFFFF) - 0x80000000
         if diff == 0 and not self.queue:
-            self._deliver(memoryview(buf)[off : off + length])
+            # The common case: the next bytes of the stream, nothing waiting. Deliver in place.
+            if 0 <= self.depth_left <= length:
+                self._deliver(buf, off, length)
+                return
+            if self.depth_left > 0:
+                self.depth_left -= length
+            self.next_seq = (next_seq + length) & 0xFFFFFFFF
+            self.next_offset += length
+            self.stats.delivered_bytes += length
+            self.consumer.on_data(self.flow, self.to_server, buf, off, length)
             return
         if diff < 0:
             if diff + length <= 0:
@@ -172,16 +185,14 @@ class StreamDirection:
             length += diff
             diff = 0
             if not self.queue:
-                self._deliver(memoryview(buf)[off : off + length])
+                self._deliver(buf, off, length)
                 return
         self._enqueue(self.next_offset + diff, bytes(buf[off : off + length]))
         self._drain()
 
-    def _deliver(self, data: memoryview) -> None:
-        length = len(data)
+    def _deliver(self, buf: Buffer, off: int, length: int) -> None:
         if self.depth_left >= 0:
             if length >= self.depth_left:
-                data = data[: self.depth_left]
                 length = self.depth_left
                 self.depth_left = 0
                 self._reach_depth()
@@ -191,7 +202,7 @@ class StreamDirection:
         self.next_offset += length
         self.stats.delivered_bytes += length
         if length:
-            self.consumer.on_data(self.flow, self.to_server, data)
+            self.consumer.on_data(self.flow, self.to_server, buf, off, length)
 
     def _reach_depth(self) -> None:
         self.done = True
@@ -276,7 +287,7 @@ class StreamDirection:
             skip = self.next_offset - start
             if skip >= len(data):
                 continue
-            self._deliver(memoryview(data)[skip:])
+            self._deliver(data, skip, len(data) - skip)
 
     def _skip_to(self, offset: int) -> None:
         """Declare the bytes up to stream ``offset`` lost and continue after them."""

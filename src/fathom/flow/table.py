@@ -147,7 +147,7 @@ class FlowTable:
                     self.udp_timeouts.established if pkt.proto == 17 else self.other_timeouts.established
                 )
             if pkt.payload_len and not flow.bypassed:
-                self.consumer.on_datagram(flow, to_server, pkt.payload())
+                self.consumer.on_datagram(flow, to_server, pkt.buf, pkt.payload_off, pkt.payload_len)
         if ts >= self.next_sweep:
             self.sweep(ts)
         return flow
