@@ -32,8 +32,8 @@ fi
 extras=""
 if [ "${1:-}" = "--dev" ]; then
     extras="[dev]"
-    # Real traffic for the end-to-end tests: namespaces, capture and clients.
-    apt_install iproute2 tcpdump curl
+    # Real traffic for the end-to-end tests and the benchmark: namespaces, capture, clients, peers.
+    bash bench/setup.sh
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -76,6 +76,7 @@ _U16 = struct.Struct("!H")
 _U32_LE = struct.Struct("<I")
 _VLAN = struct.Struct("!HH")
 _IP4 = struct.Struct("!BBHHHBBH4s4s")
+_ETH_IP4 = struct.Struct("!12xHBBHHHBBH4s4s")
 _IP6 = struct.Struct("!IHBB16s16s")
 _IP6_EXT = struct.Struct("!BB")
 _IP6_FRAG = struct.Struct("!BBHI")
@@ -102,7 +103,19 @@ class Decoder:
         end = off + caplen
         vlan = 0
         if linktype == LINKTYPE_ETHERNET:
-            if caplen < 14:
+            if caplen >= 34:
+                # Fast path for the common frame: untagged IPv4, no options, not a fragment, whole.
+                etype, vihl, _, total, _, frag, ttl, proto, _, src, dst = _ETH_IP4.unpack_from(buf, off)
+                if etype == ETH_IPV4 and vihl == 0x45 and not frag & 0x3FFF and 20 <= total <= caplen - 14:
+                    pkt.buf = buf
+                    pkt.vlan = 0
+                    pkt.ip_version = 4
+                    pkt.src = src
+                    pkt.dst = dst
+                    pkt.proto = proto
+                    pkt.ttl = ttl
+                    return self._transport(buf, off + 34, off + 14 + total, proto, pkt, 0)
+            elif caplen < 14:
                 self.errors["ethernet.truncated"] += 1
                 return False
             etype = _U16.unpack_from(buf, off + 12)[0]
