@@ -62,7 +62,7 @@ def test_small_capture_generation_and_runner(tmp_path: Path) -> None:
             "--no-peers",
             "--json",
             str(out),
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
