@@ -179,6 +179,7 @@ class Engine:
             out[f"defrag.{name}"] = count
         for name, count in self.flows.stats.as_dict().items():
             out[f"flow.{name}"] = count
+        out["flow.memuse"] = self.flows.memuse
         for name, count in self.flows.stream_stats.as_dict().items():
             out[f"stream.{name}"] = count
         out["engine.failures"] = self.failures

@@ -6,6 +6,7 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Dot1Q, Ether
 
 from fathom.config import EngineConfig, FlowConfig
+from fathom.flow.table import FLOW_COST_BYTES, STREAM_COST_BYTES
 from tests.traffic import CLIENT, SERVER, TcpConversation, feed, make_engine, udp
 
 
@@ -142,16 +143,28 @@ def test_vlan_and_interface_separate_flows() -> None:
 
 
 def test_memcap_evicts_oldest_flows_and_counts() -> None:
-    config = EngineConfig(flow=FlowConfig(memcap=64 * 1024))  # room for 64 flows
+    config = EngineConfig(flow=FlowConfig(memcap=64 * FLOW_COST_BYTES))  # room for 64 flows
     engine, _, sink = make_engine(config)
-    feed(engine, [udp(1.0 + i * 0.001, CLIENT, SERVER, 10000 + i, 53) for i in range(100)])
-    assert len(engine.flows) <= 64
+    for i in range(100):
+        feed(engine, [udp(1.0 + i * 0.001, CLIENT, SERVER, 10000 + i, 53)])
+        assert engine.flows.memuse <= 64 * FLOW_COST_BYTES
     forced = [e for e in sink.events if e["flow"]["reason"] == "forced"]
-    assert len(forced) == engine.flows.stats.evicted == 100 - len(engine.flows)
-    # The oldest go first.
-    assert forced[0]["src_port"] == 10000
+    # Full at 64 flows: each time, the oldest are ended until 1/64 of the cap (one flow) is free.
+    assert len(engine.flows) == 64
+    assert len(forced) == engine.flows.stats.evicted == 36
+    assert [e["src_port"] for e in forced] == list(range(10000, 10036))
     engine.finish()
     assert len(sink.events) == 100
+
+
+def test_memcap_counts_stream_state() -> None:
+    engine, _, _ = make_engine()
+    feed(engine, TcpConversation(sport=1).handshake().packets)
+    assert engine.flows.memuse == FLOW_COST_BYTES  # a handshake alone holds no reassembly state
+    feed(engine, TcpConversation(sport=2).handshake().client_sends(b"a").server_sends(b"b").packets)
+    assert engine.flows.memuse == 2 * FLOW_COST_BYTES + 2 * STREAM_COST_BYTES
+    engine.finish()
+    assert engine.flows.memuse == 0
 
 
 def test_ack_for_missed_segment_reports_gap_and_continues() -> None:

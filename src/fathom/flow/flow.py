@@ -48,6 +48,8 @@ class Flow:
         "dst",
         "end_reason",
         "first_pcap_cnt",
+        "first_seq_tc",
+        "first_seq_ts",
         "icmp_code",
         "icmp_type",
         "iface",
@@ -114,8 +116,12 @@ class Flow:
         self.timeout = 0.0
         # Both directions reached their inspection depth: only counters are kept up.
         self.bypassed = False
+        # Reassembly per direction, made on the direction's first data; until then, where its
+        # byte stream starts when a SYN told us (-1 when unknown).
         self.stream_ts: StreamDirection | None = None
         self.stream_tc: StreamDirection | None = None
+        self.first_seq_ts = -1
+        self.first_seq_tc = -1
         self.icmp_type = -1
         self.icmp_code = -1
         self.app_proto: str | None = None

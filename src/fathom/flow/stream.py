@@ -112,7 +112,6 @@ class StreamDirection:
         "consumer",
         "depth_left",
         "done",
-        "fin_seen",
         "flow",
         "max_queued",
         "next_offset",
@@ -149,7 +148,6 @@ class StreamDirection:
         # 0 means unlimited.
         self.depth_left = depth if depth > 0 else -1
         self.done = False
-        self.fin_seen = False
         self.policy_last = policy == POLICY_LAST
 
     def start(self, seq: int) -> None:
@@ -210,7 +208,7 @@ class StreamDirection:
         self._drop_queue()
         flow = self.flow
         other = flow.stream_tc if self.to_server else flow.stream_ts
-        if other is None or other.done:
+        if other is not None and other.done:
             flow.bypassed = True
 
     def _enqueue(self, start: int, data: bytes) -> None:

@@ -27,7 +27,7 @@ _CONTROL = TH_SYN | TH_FIN | TH_RST
 class TcpTracker:
     """Per-engine TCP logic; the per-connection state lives on the :class:`Flow`."""
 
-    __slots__ = ("consumer", "depth", "max_queued", "policy", "stats", "timeouts")
+    __slots__ = ("consumer", "depth", "max_queued", "policy", "stats", "streams_created", "timeouts")
 
     def __init__(
         self,
@@ -45,18 +45,11 @@ class TcpTracker:
         self.policy = policy
         # (new, established, closed) idle timeouts in seconds.
         self.timeouts = timeouts
+        self.streams_created = 0
 
     def open(self, flow: Flow, pkt: Packet) -> None:
         """Set up a flow whose first packet is ``pkt`` (sent by the flow's client)."""
-        consumer, stats = self.consumer, self.stats
-        flow.stream_ts = StreamDirection(
-            flow, True, consumer, stats, self.depth, self.max_queued, self.policy
-        )
-        flow.stream_tc = StreamDirection(
-            flow, False, consumer, stats, self.depth, self.max_queued, self.policy
-        )
-        flags = pkt.tcp_flags
-        if flags & (TH_SYN | TH_ACK) == TH_SYN:
+        if pkt.tcp_flags & (TH_SYN | TH_ACK) == TH_SYN:
             flow.tcp_state = TCP_SYN_SENT
             flow.timeout = self.timeouts[0]
         else:
@@ -65,6 +58,22 @@ class TcpTracker:
             flow.tcp_state = TCP_ESTABLISHED
             flow.state = STATE_ESTABLISHED
             flow.timeout = self.timeouts[1]
+
+    def _new_stream(self, flow: Flow, to_server: bool) -> StreamDirection:
+        """Reassembly state is made on a direction's first data, so handshakes that never carry
+        any (scans, SYN floods) cost none."""
+        stream = StreamDirection(
+            flow, to_server, self.consumer, self.stats, self.depth, self.max_queued, self.policy
+        )
+        first = flow.first_seq_ts if to_server else flow.first_seq_tc
+        if first >= 0:
+            stream.start(first)
+        if to_server:
+            flow.stream_ts = stream
+        else:
+            flow.stream_tc = stream
+        self.streams_created += 1
+        return stream
 
     def packet(self, flow: Flow, to_server: bool, pkt: Packet) -> None:
         flags = pkt.tcp_flags
@@ -76,24 +85,24 @@ class TcpTracker:
             flow.tcp_flags_tc |= flags
             stream = flow.stream_tc
             peer = flow.stream_ts
-        if stream is None or peer is None:
-            return
         if flags & _CONTROL or flow.tcp_state != TCP_ESTABLISHED:
-            self._control(flow, to_server, flags, pkt, stream)
+            self._control(flow, to_server, flags, pkt)
         if flow.bypassed:
             return
-        if flags & TH_ACK and peer.queue:
+        if peer is not None and flags & TH_ACK and peer.queue:
             peer.acked(pkt.ack)
-        if pkt.payload_len and not stream.done and not flags & TH_RST:
+        if pkt.payload_len and not flags & TH_RST:
+            if stream is None:
+                stream = self._new_stream(flow, to_server)
+            elif stream.done:
+                return
             if flags & TH_SYN:
                 # Data on a SYN (TCP Fast Open) starts one past the ISN.
                 stream.segment(pkt.seq + 1, pkt.buf, pkt.payload_off, pkt.payload_len)
             else:
                 stream.segment(pkt.seq, pkt.buf, pkt.payload_off, pkt.payload_len)
-        if flags & TH_FIN:
-            stream.fin_seen = True
 
-    def _control(self, flow: Flow, to_server: bool, flags: int, pkt: Packet, stream: StreamDirection) -> None:
+    def _control(self, flow: Flow, to_server: bool, flags: int, pkt: Packet) -> None:
         """Handshake and teardown: the slow path, taken only for SYN/FIN/RST or before establishment."""
         state = flow.tcp_state
         if flags & TH_RST:
@@ -102,13 +111,9 @@ class TcpTracker:
             flow.timeout = self.timeouts[2]
             return
         if flags & TH_SYN:
-            if flags & TH_ACK:
-                if not to_server and state in (TCP_SYN_SENT, TCP_NONE):
-                    flow.tcp_state = TCP_SYN_RECV
-                if stream.next_seq is None or not to_server:
-                    stream.start(pkt.seq + 1)
-            elif to_server and (stream.next_seq is None or state == TCP_SYN_SENT):
-                stream.start(pkt.seq + 1)
+            if flags & TH_ACK and not to_server and state in (TCP_SYN_SENT, TCP_NONE):
+                flow.tcp_state = TCP_SYN_RECV
+            self._set_isn(flow, to_server, pkt.seq)
             return
         if state in (TCP_SYN_SENT, TCP_SYN_RECV) and flags & TH_ACK and to_server:
             flow.tcp_state = TCP_ESTABLISHED
@@ -123,12 +128,28 @@ class TcpTracker:
             if flow.tcp_state in (TCP_ESTABLISHED, TCP_SYN_RECV, TCP_SYN_SENT, TCP_NONE):
                 flow.tcp_state = TCP_FIN_WAIT
                 flow.state = STATE_CLOSING
-            elif flow.tcp_state == TCP_FIN_WAIT:
-                peer = flow.stream_tc if to_server else flow.stream_ts
-                if peer is not None and peer.fin_seen:
-                    flow.tcp_state = TCP_CLOSED
-                    flow.state = STATE_CLOSED
-                    flow.timeout = self.timeouts[2]
+            elif (
+                flow.tcp_state == TCP_FIN_WAIT
+                and (flow.tcp_flags_tc if to_server else flow.tcp_flags_ts) & TH_FIN
+            ):
+                # Both sides have sent FIN.
+                flow.tcp_state = TCP_CLOSED
+                flow.state = STATE_CLOSED
+                flow.timeout = self.timeouts[2]
+
+    @staticmethod
+    def _set_isn(flow: Flow, to_server: bool, seq: int) -> None:
+        """A SYN fixes where its sender's byte stream starts (unless data already set it)."""
+        first = (seq + 1) & 0xFFFFFFFF
+        stream = flow.stream_ts if to_server else flow.stream_tc
+        if stream is not None:
+            if stream.next_offset == 0 and not stream.queue:
+                stream.start(first)
+            return
+        if to_server:
+            flow.first_seq_ts = first
+        else:
+            flow.first_seq_tc = first
 
     def is_reuse(self, flow: Flow, pkt: Packet) -> bool:
         """A fresh SYN on a finished connection starts a new session on the same ports."""
