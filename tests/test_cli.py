@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "samples" / "demo.pcap"
 
 
-def read_eve(path: Path) -> list[dict[str, object]]:
+def read_eve(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -66,7 +67,7 @@ def test_truncated_capture_keeps_packets_before_damage(
     assert err[0] == f"fathom: error: {cut}: truncated packet data (48 of 66 bytes) at byte offset 19490"
     events = read_eve(eve)
     # The 75 whole packets before the damage: 4 ARP and 71 IP, all accounted to flows.
-    assert sum(e["flow"]["pkts_toserver"] + e["flow"]["pkts_toclient"] for e in events) == 71  # type: ignore[index]
+    assert sum(e["flow"]["pkts_toserver"] + e["flow"]["pkts_toclient"] for e in events) == 71
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_config_changes_engine_settings(tmp_path: Path) -> None:
     eve = tmp_path / "eve.json"
     assert main(["analyze", str(DEMO), "--config", str(config), "--eve", str(eve), "--quiet"]) == 0
     # Each DNS answer comes more than a microsecond after its query: all 8 UDP flows split in two.
-    reasons = sorted((e["proto"], e["flow"]["reason"]) for e in read_eve(eve))  # type: ignore[index]
+    reasons = sorted((e["proto"], e["flow"]["reason"]) for e in read_eve(eve))
     assert reasons == [("TCP", "shutdown")] * 3 + [("UDP", "shutdown")] * 8 + [("UDP", "timeout")] * 8
 
 

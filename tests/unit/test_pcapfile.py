@@ -20,7 +20,7 @@ from fathom.capture.pcapfile import (
     PcapReader,
     open_capture,
 )
-from pcapbuild import (
+from tests.pcapbuild import (
     EPB,
     IDB,
     ISB,
