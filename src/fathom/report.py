@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fathom.engine import Engine
+from fathom.events.timefmt import eve_timestamp
 
 _TOP = 10
 
@@ -32,9 +33,15 @@ def print_summary(console: Console, engine: Engine, source: str, seconds: float,
     flows = sum(summary.by_proto.values())
     pps = engine.packets / seconds if seconds > 0 else 0.0
     console.print(
-        f"[bold]{source}[/]: {engine.packets:,} packets, {engine.bytes / 1e6:,.1f} MB, "
-        f"{flows:,} flows in {seconds:.2f} s ({pps:,.0f} packets/s); {eve_events:,} EVE events"
+        f"[bold]{source}[/]: {engine.packets:,} packets ({engine.bytes / 1e6:,.1f} MB), {flows:,} flows, "
+        f"{eve_events:,} EVE events"
     )
+    if engine.packets:
+        span = engine.last_ts - engine.first_ts
+        console.print(
+            f"Capture time: {eve_timestamp(engine.first_ts)} to {eve_timestamp(engine.last_ts)} ({span:,.1f} s)"
+        )
+    console.print(f"Analyzed in {seconds:.2f} s: {pps:,.0f} packets/s")
     if flows:
         console.print(_counter_table("Flows by protocol", summary.by_proto, "protocol"))
         console.print(_counter_table("Applications", summary.by_app, "app_proto"))

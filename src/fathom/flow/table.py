@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fathom.decode.packet import PROTO_TCP, TH_ACK, TH_SYN, Packet
+from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, TH_ACK, TH_SYN, Packet
 from fathom.flow.flow import (
     END_FORCED,
     END_SHUTDOWN,
@@ -127,18 +127,15 @@ class FlowTable:
         ts = pkt.ts
         entry = self.flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.vlan, pkt.iface))
         if entry is None:
-            flow = self._create(pkt)
-            to_server = flow.sport == pkt.sport and flow.src == pkt.src
+            flow, to_server = self._create(pkt)
         else:
             flow, to_server = entry
             if ts - flow.last > flow.timeout:
                 self._end(flow, END_TIMEOUT)
-                flow = self._create(pkt)
-                to_server = flow.sport == pkt.sport and flow.src == pkt.src
+                flow, to_server = self._create(pkt)
             elif pkt.tcp_flags & TH_SYN and pkt.proto == PROTO_TCP and self.tcp.is_reuse(flow, pkt):
                 self._end(flow, END_TCP_REUSE)
-                flow = self._create(pkt)
-                to_server = flow.sport == pkt.sport and flow.src == pkt.src
+                flow, to_server = self._create(pkt)
         flow.last = ts
         flow.last_pcap_cnt = pkt.pcap_cnt
         if to_server:
@@ -153,7 +150,9 @@ class FlowTable:
             if not to_server and flow.state < STATE_ESTABLISHED:
                 flow.state = STATE_ESTABLISHED
                 flow.timeout = (
-                    self.udp_timeouts.established if pkt.proto == 17 else self.other_timeouts.established
+                    self.udp_timeouts.established
+                    if pkt.proto == PROTO_UDP
+                    else self.other_timeouts.established
                 )
             if pkt.payload_len and not flow.bypassed:
                 self.consumer.on_datagram(flow, to_server, pkt.buf, pkt.payload_off, pkt.payload_len)
@@ -161,12 +160,14 @@ class FlowTable:
             self.sweep(ts)
         return flow
 
-    def _create(self, pkt: Packet) -> Flow:
+    def _create(self, pkt: Packet) -> tuple[Flow, bool]:
+        """Start a flow with ``pkt``; return it and whether ``pkt`` travels to the server."""
         if self.memuse + FLOW_COST_BYTES > self.memcap:
             self._make_room(pkt.ts)
         src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
-        if pkt.proto == PROTO_TCP and pkt.tcp_flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK:
-            # A SYN-ACK comes from the server: the flow's client is its destination.
+        # A SYN-ACK comes from the server: the flow's client is its destination.
+        from_server = pkt.proto == PROTO_TCP and pkt.tcp_flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK
+        if from_server:
             src, dst, sport, dport = dst, src, dport, sport
         self.serial += 1
         flow = Flow(
@@ -192,11 +193,11 @@ class FlowTable:
         if pkt.proto == PROTO_TCP:
             self.tcp.open(flow, pkt)
         else:
-            flow.timeout = self.udp_timeouts.new if pkt.proto == 17 else self.other_timeouts.new
-            if pkt.proto in (1, 58):
+            flow.timeout = self.udp_timeouts.new if pkt.proto == PROTO_UDP else self.other_timeouts.new
+            if pkt.proto in (PROTO_ICMP, PROTO_ICMPV6):
                 flow.icmp_type = pkt.icmp_type
                 flow.icmp_code = pkt.icmp_code
-        return flow
+        return flow, not from_server
 
     def _end(self, flow: Flow, reason: str) -> None:
         keys = flow.keys
