@@ -38,9 +38,7 @@ def print_summary(console: Console, engine: Engine, source: str, seconds: float,
     )
     if engine.packets:
         span = engine.last_ts - engine.first_ts
-        console.print(
-            f"Capture time: {eve_timestamp(engine.first_ts)} to {eve_timestamp(engine.last_ts)} ({span:,.1f} s)"
-        )
+        console.print(f"Capture starts {eve_timestamp(engine.first_ts)} and spans {span:,.1f} s")
     console.print(f"Analyzed in {seconds:.2f} s: {pps:,.0f} packets/s")
     if flows:
         console.print(_counter_table("Flows by protocol", summary.by_proto, "protocol"))
