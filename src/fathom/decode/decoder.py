@@ -71,6 +71,7 @@ _IP6_EXT_SKIP = frozenset((0, 43, 60, 135, 139, 140, 253, 254))
 _IP6_FRAGMENT = 44
 _IP6_AH = 51
 _IP6_NO_NEXT = 59
+_IP6_EXT_HEADERS = _IP6_EXT_SKIP | {_IP6_FRAGMENT, _IP6_AH}
 
 _U16 = struct.Struct("!H")
 _U32_LE = struct.Struct("<I")
@@ -327,23 +328,11 @@ class Decoder:
         pkt.src = src
         pkt.dst = dst
         pkt.ttl = hlim
-        while True:
-            if nxt in _IP6_EXT_SKIP:
-                if off + 8 > ip_end:
-                    self.errors["ipv6.ext_header_truncated"] += 1
-                    return False
-                nxt, hlen = _IP6_EXT.unpack_from(buf, off)
-                off += (hlen + 1) << 3
-            elif nxt == _IP6_AH:
-                if off + 8 > ip_end:
-                    self.errors["ipv6.ext_header_truncated"] += 1
-                    return False
-                nxt, hlen = _IP6_EXT.unpack_from(buf, off)
-                off += (hlen + 2) << 2
-            elif nxt == _IP6_FRAGMENT:
-                if off + 8 > ip_end:
-                    self.errors["ipv6.ext_header_truncated"] += 1
-                    return False
+        while nxt in _IP6_EXT_HEADERS:
+            if off + 8 > ip_end:
+                self.errors["ipv6.ext_header_truncated"] += 1
+                return False
+            if nxt == _IP6_FRAGMENT:
                 nxt, _res, offflags, ident = _IP6_FRAG.unpack_from(buf, off)
                 off += 8
                 if offflags == 0:
@@ -355,13 +344,15 @@ class Decoder:
                 if data is None:
                     return False
                 self.reassembled += 1
+                # Headers after the fragment header sit inside the reassembled data.
                 pkt.buf = buf = data
                 off = 0
                 ip_end = len(data)
-                # Headers after the fragment header sit inside the reassembled data.
                 continue
-            else:
-                break
+            header = nxt
+            nxt, hlen = _IP6_EXT.unpack_from(buf, off)
+            # AH counts its length in 4-byte units less 2; the others in 8-byte units less 1.
+            off += (hlen + 2) << 2 if header == _IP6_AH else (hlen + 1) << 3
             if off > ip_end:
                 self.errors["ipv6.ext_header_truncated"] += 1
                 return False
