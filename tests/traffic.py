@@ -57,25 +57,20 @@ class TcpConversation:
 
     def _add(self, from_client: bool, flags: str, payload: bytes = b"", seq: int | None = None) -> None:
         self.ts += 0.001
-        if from_client:
-            ip = IP(src=self.client, dst=self.server)
-            tcp = TCP(
-                sport=self.sport,
-                dport=self.dport,
-                flags=flags,
-                seq=self.cseq if seq is None else seq,
-                ack=self.sseq if "A" in flags else 0,
-            )
-        else:
-            ip = IP(src=self.server, dst=self.client)
-            tcp = TCP(
-                sport=self.dport,
-                dport=self.sport,
-                flags=flags,
-                seq=self.sseq if seq is None else seq,
-                ack=self.cseq if "A" in flags else 0,
-            )
-        self.packets.append((self.ts, Ether() / ip / tcp / payload if payload else Ether() / ip / tcp))
+        src, dst, sport, dport = (self.client, self.server, self.sport, self.dport)
+        own, peer = self.cseq, self.sseq
+        if not from_client:
+            src, dst, sport, dport = dst, src, dport, sport
+            own, peer = peer, own
+        tcp = TCP(
+            sport=sport,
+            dport=dport,
+            flags=flags,
+            seq=own if seq is None else seq,
+            ack=peer if "A" in flags else 0,
+        )
+        pkt = Ether() / IP(src=src, dst=dst) / tcp
+        self.packets.append((self.ts, pkt / payload if payload else pkt))
 
     def handshake(self) -> TcpConversation:
         self._add(True, "S")

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import Protocol
 
 from fathom.capture.pcapfile import CaptureReader
-from fathom.config import EngineConfig, TimeoutConfig
+from fathom.config import EngineConfig
 from fathom.decode.decoder import Decoder
 from fathom.decode.defrag import Defragmenter
 from fathom.decode.packet import Buffer, Packet, proto_name
 from fathom.events.eve import Event, flow_event
 from fathom.flow.flow import Flow
 from fathom.flow.stream import NullConsumer, StreamConsumer
-from fathom.flow.table import FlowTable, Timeouts
+from fathom.flow.table import FlowTable
 
 ProgressCallback = Callable[[int], None]
 
@@ -30,10 +30,6 @@ _MAX_TALKERS = 65536
 
 class EventSink(Protocol):
     def emit(self, event: Event) -> None: ...
-
-
-def _timeouts(cfg: TimeoutConfig) -> Timeouts:
-    return Timeouts(cfg.new, cfg.established, cfg.closed)
 
 
 class FlowSummary:
@@ -64,19 +60,7 @@ class Engine:
         self.config = config = config or EngineConfig()
         d = config.defrag
         self.decoder = Decoder(Defragmenter(d.max_trackers, d.timeout, d.memcap))
-        s = config.stream
-        self.flows = FlowTable(
-            consumer or NullConsumer(),
-            self._flow_ended,
-            memcap=config.flow.memcap,
-            tcp_timeouts=_timeouts(config.flow.tcp),
-            udp_timeouts=_timeouts(config.flow.udp),
-            other_timeouts=_timeouts(config.flow.other),
-            stream_depth=s.depth,
-            stream_memcap=s.memcap,
-            stream_max_queued=s.max_queued,
-            overlap_policy=s.overlap_policy,
-        )
+        self.flows = FlowTable(consumer or NullConsumer(), self._flow_ended, config.flow, config.stream)
         self.sinks: list[EventSink] = []
         self.summary = FlowSummary()
         self.packets = 0

@@ -63,6 +63,7 @@ def print_summary(console: Console, engine: Engine, source: str, seconds: float,
         "stream memcap drops": counters["stream.memcap_drops"],
         "streams at depth": counters["stream.depth_reached"],
         "fragment trackers evicted": counters.get("defrag.evicted", 0),
+        "addresses left out of top talkers": summary.talkers_dropped,
     }
     hit = {k: v for k, v in limits.items() if v}
     if hit:

@@ -7,8 +7,8 @@ entry says which way it travels. Keys are (src, dst, sport, dport, proto, vlan, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from fathom.config import FlowConfig, StreamConfig
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, TH_ACK, TH_SYN, Packet
 from fathom.flow.flow import (
     END_FORCED,
@@ -29,18 +29,6 @@ FlowEndHandler = Callable[[Flow], None]
 # out-of-order data is bounded separately by the stream memcap.
 FLOW_COST_BYTES = 1000
 STREAM_COST_BYTES = 232
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Idle timeouts in seconds per state (Suricata's defaults)."""
-
-    new: float
-    established: float
-    closed: float
-
-    def as_tuple(self) -> tuple[float, float, float]:
-        return (self.new, self.established, self.closed)
 
 
 class FlowTableStats:
@@ -79,32 +67,20 @@ class FlowTable:
         self,
         consumer: StreamConsumer,
         on_end: FlowEndHandler,
-        *,
-        memcap: int = 128 * 1024 * 1024,
-        tcp_timeouts: Timeouts = Timeouts(60.0, 600.0, 60.0),
-        udp_timeouts: Timeouts = Timeouts(60.0, 300.0, 60.0),
-        other_timeouts: Timeouts = Timeouts(30.0, 300.0, 30.0),
-        stream_depth: int = 1024 * 1024,
-        stream_memcap: int = 64 * 1024 * 1024,
-        stream_max_queued: int = 1024 * 1024,
-        overlap_policy: str = "first",
+        flow: FlowConfig | None = None,
+        stream: StreamConfig | None = None,
         sweep_interval: float = 1.0,
     ) -> None:
+        flow = flow or FlowConfig()
+        stream = stream or StreamConfig()
         self.consumer = consumer
         self.on_end = on_end
         self.flows: dict[FlowKey, tuple[Flow, bool]] = {}
-        self.memcap = memcap
-        self.udp_timeouts = udp_timeouts
-        self.other_timeouts = other_timeouts
+        self.memcap = flow.memcap
+        self.udp_timeouts = flow.udp
+        self.other_timeouts = flow.other
         self.stats = FlowTableStats()
-        self.tcp = TcpTracker(
-            consumer,
-            StreamStats(stream_memcap),
-            stream_depth,
-            stream_max_queued,
-            overlap_policy,
-            tcp_timeouts.as_tuple(),
-        )
+        self.tcp = TcpTracker(consumer, StreamStats(stream.memcap), stream, flow.tcp)
         self.serial = 0
         self.sweep_interval = sweep_interval
         self.next_sweep = 0.0

@@ -6,6 +6,7 @@ data the capture missed.
 
 from __future__ import annotations
 
+from fathom.config import StreamConfig, TimeoutConfig
 from fathom.decode.packet import TH_ACK, TH_FIN, TH_RST, TH_SYN, Packet
 from fathom.flow.flow import (
     STATE_CLOSED,
@@ -30,21 +31,15 @@ class TcpTracker:
     __slots__ = ("consumer", "depth", "max_queued", "policy", "stats", "streams_created", "timeouts")
 
     def __init__(
-        self,
-        consumer: StreamConsumer,
-        stats: StreamStats,
-        depth: int,
-        max_queued: int,
-        policy: str,
-        timeouts: tuple[float, float, float],
+        self, consumer: StreamConsumer, stats: StreamStats, stream: StreamConfig, timeouts: TimeoutConfig
     ) -> None:
         self.consumer = consumer
         self.stats = stats
-        self.depth = depth
-        self.max_queued = max_queued
-        self.policy = policy
+        self.depth = stream.depth
+        self.max_queued = stream.max_queued
+        self.policy = stream.overlap_policy
         # (new, established, closed) idle timeouts in seconds.
-        self.timeouts = timeouts
+        self.timeouts = (timeouts.new, timeouts.established, timeouts.closed)
         self.streams_created = 0
 
     def open(self, flow: Flow, pkt: Packet) -> None:
@@ -164,6 +159,3 @@ class TcpTracker:
         for stream in (flow.stream_ts, flow.stream_tc):
             if stream is not None and stream.queue:
                 stream.flush()
-
-
-__all__ = ["TCP_NONE", "TcpTracker"]
