@@ -1,9 +1,12 @@
-"""Generate the benchmark captures from real kernel traffic between two network namespaces (root only).
+"""Generate the benchmark captures: real kernel traffic between two network namespaces (root only),
+and the synthetic flood (bench/flood.py, no root needed).
 
-    .venv/bin/python -m bench.generate [--capture bytes|flows|small|all] [--cache DIR] [--regenerate]
+    .venv/bin/python -m bench.generate [--capture bytes|flows|small|flood|all] [--cache DIR]
+                                       [--regenerate] [--flows N]
 
 Captures are cached (default /var/cache/fathom-bench) and made again only when missing, made by
-an older generator, or when --regenerate is given. manifest.json beside them records their counts.
+an older generator (or, for the flood, with another flow count), or when --regenerate is given.
+manifest.json beside them records their counts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 if not __package__:  # run as a script: make `bench` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import flood
 from bench.paths import CACHE_ENV, DEFAULT_CACHE, cache_dir
 from bench.pcapstats import capture_stats
 from bench.traffic.capture import CaptureFailed, Tcpdump
@@ -35,8 +39,13 @@ from bench.traffic.topology import IF_CLIENT, NS_CLIENT, Topology
 # Bump when a change to the mixes or topology should invalidate cached captures.
 GENERATOR_VERSION = 1
 RAW = argparse.RawDescriptionHelpFormatter
-CAPTURES = tuple(MIXES)
+FLOOD = "flood"
+CAPTURES = (*MIXES, FLOOD)
+# The flood has its own version: changing it must not force the real captures (root) to be redone.
+VERSIONS = {**dict.fromkeys(MIXES, GENERATOR_VERSION), FLOOD: flood.VERSION}
 MANIFEST = "manifest.json"
+# Counts shown after a capture is generated, when its manifest entry has them.
+COUNTS = ("flows", "tcp_flows", "tcp_connections", "dns_queries")
 
 
 def capture_path(cache: Path, name: str) -> Path:
@@ -59,38 +68,73 @@ def save_manifest(cache: Path, manifest: dict[str, Any]) -> None:
     tmp.replace(cache / MANIFEST)
 
 
-def is_current(cache: Path, manifest: dict[str, Any], name: str) -> bool:
+def wanted(name: str, flows: int) -> dict[str, Any]:
+    """The manifest fields a cached capture must have to be used as it is."""
+    fields: dict[str, Any] = {"generator_version": VERSIONS[name]}
+    if name == FLOOD:
+        fields["flows"] = flows
+    return fields
+
+
+def is_current(cache: Path, manifest: dict[str, Any], name: str, flows: int) -> bool:
     entry = manifest["captures"].get(name)
     return (
         capture_path(cache, name).is_file()
         and isinstance(entry, dict)
-        and entry.get("generator_version") == GENERATOR_VERSION
+        and all(entry.get(key) == value for key, value in wanted(name, flows).items())
     )
 
 
-def generate_capture(name: str, cache: Path) -> dict[str, Any]:
-    """Record one mix into cache/NAME.pcap; the file appears only once it is complete."""
+def record_mix(name: str, cache: Path, partial: Path) -> dict[str, Any]:
+    """Record one real-traffic mix into partial; return its counts."""
     content = ensure_content(cache)
     cert, key = ensure_certificate(cache)
+    totals = ClientTotals()
+    with tempfile.TemporaryDirectory(dir=cache, prefix="work-") as work, Topology():
+        steps = MIXES[name](content, Path(work))
+        servers = start_servers(content, cert, key)
+        try:
+            with Tcpdump(NS_CLIENT, IF_CLIENT, partial) as dump:
+                run_steps(steps, totals)
+                time.sleep(0.5)  # let the last FINs and ACKs reach the capture
+        finally:
+            stop_servers(servers)
+    if dump.dropped:
+        raise CaptureFailed(f"{name}: tcpdump dropped {dump.dropped} packets: the capture has holes")
+    stats = capture_stats(str(partial))
+    if stats.packets == 0:
+        raise CaptureFailed(f"{name}: tcpdump wrote no packets")
+    return {
+        "packets": stats.packets,
+        "bytes": stats.wire_bytes,
+        "max_caplen": stats.max_caplen,
+        "http_transfers": totals.http_transfers,
+        "tcp_connections": totals.tcp_connections,
+        "dns_queries": totals.dns_queries,
+    }
+
+
+def record_flood(partial: Path, flows: int) -> dict[str, Any]:
+    """Write the synthetic flood into partial; its counts are exact by construction."""
+    stats = flood.write_flood(partial, flows)
+    return {
+        "packets": stats.packets,
+        "bytes": stats.wire_bytes,
+        "max_caplen": stats.max_caplen,
+        "flows": stats.flows,
+        "tcp_flows": stats.tcp_flows,
+        "dns_queries": stats.flows - stats.tcp_flows,
+        "seed": flood.SEED,
+    }
+
+
+def generate_capture(name: str, cache: Path, flows: int = flood.DEFAULT_FLOWS) -> dict[str, Any]:
+    """Make cache/NAME.pcap; the file appears only once it is complete."""
     final = capture_path(cache, name)
     partial = final.with_suffix(".pcap.part")
-    totals = ClientTotals()
     started = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(dir=cache, prefix="work-") as work, Topology():
-            steps = MIXES[name](content, Path(work))
-            servers = start_servers(content, cert, key)
-            try:
-                with Tcpdump(NS_CLIENT, IF_CLIENT, partial) as dump:
-                    run_steps(steps, totals)
-                    time.sleep(0.5)  # let the last FINs and ACKs reach the capture
-            finally:
-                stop_servers(servers)
-        if dump.dropped:
-            raise CaptureFailed(f"{name}: tcpdump dropped {dump.dropped} packets: the capture has holes")
-        stats = capture_stats(str(partial))
-        if stats.packets == 0:
-            raise CaptureFailed(f"{name}: tcpdump wrote no packets")
+        counts = record_flood(partial, flows) if name == FLOOD else record_mix(name, cache, partial)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
@@ -98,38 +142,41 @@ def generate_capture(name: str, cache: Path) -> dict[str, Any]:
     partial.replace(final)
     return {
         "file": final.name,
-        "generator_version": GENERATOR_VERSION,
-        "packets": stats.packets,
-        "bytes": stats.wire_bytes,
+        "generator_version": VERSIONS[name],
+        **counts,
         "file_bytes": final.stat().st_size,
-        "max_caplen": stats.max_caplen,
-        "http_transfers": totals.http_transfers,
-        "tcp_connections": totals.tcp_connections,
-        "dns_queries": totals.dns_queries,
         "generation_seconds": round(seconds, 1),
         "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 
-def ensure_captures(names: list[str], cache: Path, regenerate: bool = False) -> dict[str, Any]:
-    """Make sure each named capture exists and is current; return the manifest."""
+def describe(entry: dict[str, Any]) -> str:
+    counts = ", ".join(f"{entry[key]} {key.replace('_', ' ')}" for key in COUNTS if key in entry)
+    return (
+        f"{entry['file']}: {entry['packets']} packets, {entry['bytes'] / 1e6:.1f} MB on the wire, "
+        f"{counts}, {entry['generation_seconds']} s"
+    )
+
+
+def ensure_captures(
+    names: list[str], cache: Path, regenerate: bool = False, flows: int = flood.DEFAULT_FLOWS
+) -> dict[str, Any]:
+    """Make sure each named capture exists and is current; return the manifest.
+
+    flows sizes the flood; the real-traffic captures have fixed mixes.
+    """
     cache.mkdir(parents=True, exist_ok=True)
     manifest = load_manifest(cache)
-    todo = [n for n in names if regenerate or not is_current(cache, manifest, n)]
-    if todo and os.geteuid() != 0:
-        raise SystemExit(f"generating {', '.join(todo)} needs root (network namespaces and tcpdump)")
+    todo = [n for n in names if regenerate or not is_current(cache, manifest, n, flows)]
+    need_root = [n for n in todo if n in MIXES]
+    if need_root and os.geteuid() != 0:
+        raise SystemExit(f"generating {', '.join(need_root)} needs root (network namespaces and tcpdump)")
     for name in todo:
         print(f"generating {name}.pcap ...", file=sys.stderr, flush=True)
-        entry = generate_capture(name, cache)
+        entry = generate_capture(name, cache, flows)
         manifest["captures"][name] = entry
         save_manifest(cache, manifest)
-        print(
-            f"  {entry['file']}: {entry['packets']} packets, {entry['bytes'] / 1e6:.1f} MB on the wire, "
-            f"{entry['tcp_connections']} TCP connections, {entry['dns_queries']} DNS queries, "
-            f"{entry['generation_seconds']} s",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(f"  {describe(entry)}", file=sys.stderr, flush=True)
     return manifest
 
 
@@ -142,11 +189,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture", choices=[*CAPTURES, "all"], default="all")
     parser.add_argument("--cache", help=f"capture directory (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
     parser.add_argument("--regenerate", action="store_true", help="make the captures again even if cached")
+    parser.add_argument(
+        "--flows",
+        type=int,
+        default=flood.DEFAULT_FLOWS,
+        help=f"flows in the flood (default {flood.DEFAULT_FLOWS:,})",
+    )
     args = parser.parse_args(argv)
+    if args.flows < 1:
+        parser.error("--flows must be at least 1")
     # SIGTERM would kill the process outright; as SystemExit it unwinds, and the topology is torn down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cache = cache_dir(args.cache)
-    ensure_captures(select(args.capture), cache, args.regenerate)
+    ensure_captures(select(args.capture), cache, args.regenerate, args.flows)
     print(json.dumps(load_manifest(cache), indent=2, sort_keys=True))
     return 0
 

@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -40,7 +40,9 @@ def _reset_peak_rss() -> int:
     return 0
 
 
-def measure(argv: Sequence[str], timeout: float | None = None) -> Sample:
+def measure(
+    argv: Sequence[str], timeout: float | None = None, env: Mapping[str, str] | None = None
+) -> Sample:
     """Run argv with stdout discarded; wall time covers start-up, the whole run and exit.
 
     wait4() on the child's pid gives that child's rusage alone, so ru_maxrss is its own peak,
@@ -50,7 +52,9 @@ def measure(argv: Sequence[str], timeout: float | None = None) -> Sample:
     floor = _reset_peak_rss()
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            list(argv), stdout=subprocess.DEVNULL, stderr=err, stdin=subprocess.DEVNULL, env=env
+        )
         # A blocking wait4 returns the moment the child exits; a timer thread enforces the timeout.
         killer = threading.Timer(timeout, proc.kill) if timeout else None
         if killer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -28,3 +29,9 @@ def fathom_binary() -> str | None:
     if local.is_file() and os.access(local, os.X_OK):
         return str(local)
     return shutil.which("fathom")
+
+
+def venv_python() -> str:
+    """The venv interpreter of this checkout, else the one running the benchmark."""
+    local = REPO_ROOT / ".venv" / "bin" / "python"
+    return str(local) if local.is_file() else sys.executable

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime
 import json
+import operator
 import os
 import platform
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.measure import Sample
+from bench.tools import BASELINE_PREFIX
 
 
 @dataclass
@@ -41,8 +44,37 @@ class Result:
         return self.wire_bytes * 8 / best.seconds / 1e9 if best else None
 
 
+OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le, "==": operator.eq}
+
+
+@dataclass(frozen=True)
+class Check:
+    """A figure of the run held against a goal, such as the flood's rate against the flows capture's."""
+
+    name: str
+    value: float | None  # None: not measured
+    op: str  # a key of OPS
+    target: float
+    unit: str = ""
+    digits: int = 0  # decimals shown
+    note: str = ""
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.value is None else OPS[self.op](self.value, self.target)
+
+    def show(self, value: float) -> str:
+        return f"{value:,.{self.digits}f}" + (f" {self.unit}" if self.unit else "")
+
+
+def fathom_result(results: list[Result], capture: str) -> Result | None:
+    """The current fathom's result on capture (not a baseline's, not a peer's)."""
+    return next((r for r in results if r.capture == capture and r.tool == "fathom"), None)
+
+
 def _fathom_pps(results: list[Result], capture: str) -> float | None:
-    return next((r.pps for r in results if r.capture == capture and r.tool == "fathom"), None)
+    result = fathom_result(results, capture)
+    return result.pps if result else None
 
 
 COLUMNS = (
@@ -83,20 +115,40 @@ def table_rows(results: list[Result]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_table(results: list[Result]) -> str:
-    rows = [COLUMNS, *table_rows(results)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    left = {0, 3}  # text columns; numbers are right-aligned
+def align(rows: list[tuple[str, ...]], left: set[int]) -> list[str]:
+    """rows[0] is the header, underlined; columns in left are text, the others right-aligned numbers."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         pairs = enumerate(zip(row, widths, strict=True))
         lines.append("  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in pairs).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
+def format_table(results: list[Result]) -> str:
+    lines = align([COLUMNS, *table_rows(results)], left={0, 3})
     if any(r.best and at_floor(r.best) for r in results):
         lines.append("<=: peak RSS at or below the runner's own RSS at spawn, which is all wait4 can tell")
+    for tool in dict.fromkeys(r.tool for r in results if r.tool.startswith(BASELINE_PREFIX)):
+        lines.append(
+            f"fathom/peer on {tool} rows: current/baseline packets/s (above 1: the current is faster)"
+        )
     lines += [f"{r.tool} on {r.capture} failed: {r.error}" for r in results if r.error]
     return "\n".join(lines)
+
+
+def check_row(check: Check) -> tuple[str, ...]:
+    measured = "not measured" if check.value is None else check.show(check.value)
+    result = {True: "ok", False: "FAIL", None: "-"}[check.ok]
+    return (check.name, measured, f"{check.op} {check.show(check.target)}", result, check.note)
+
+
+def format_checks(checks: list[Check]) -> str:
+    return "\n".join(
+        align([("check", "measured", "goal", "result", "note"), *map(check_row, checks)], {0, 3, 4})
+    )
 
 
 def _cpu_model() -> str:
@@ -109,7 +161,15 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
-def to_json(results: list[Result], repeat: int) -> dict[str, Any]:
+def check_json(check: Check) -> dict[str, Any]:
+    fields = asdict(check)
+    del fields["digits"]  # display only
+    return {**fields, "ok": check.ok}
+
+
+def to_json(
+    results: list[Result], repeat: int, checks: list[Check], baseline: dict[str, str] | None
+) -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": {
@@ -145,6 +205,9 @@ def to_json(results: list[Result], repeat: int) -> dict[str, Any]:
             }
             for r in results
         ],
+        # On the baseline's rows, fathom_to_peer_pps is current/baseline.
+        "baseline": baseline,
+        "checks": [check_json(c) for c in checks],
     }
 
 
@@ -155,5 +218,12 @@ def _ratio(results: list[Result], r: Result) -> float | None:
     return round(fathom / r.pps, 4)
 
 
-def write_json(path: str, results: list[Result], repeat: int) -> None:
-    Path(path).write_text(json.dumps(to_json(results, repeat), indent=2) + "\n")
+def write_json(
+    path: str,
+    results: list[Result],
+    repeat: int,
+    checks: list[Check] | None = None,
+    baseline: dict[str, str] | None = None,
+) -> None:
+    document = to_json(results, repeat, checks or [], baseline)
+    Path(path).write_text(json.dumps(document, indent=2) + "\n")

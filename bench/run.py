@@ -1,14 +1,17 @@
 """Benchmark `fathom analyze` with no rules against the installed peers on the cached captures.
 
-    .venv/bin/python bench/run.py [--capture bytes|flows|small|all] [--pcap PATH ...] [--repeat N]
-                                  [--json PATH] [--cache DIR] [--generate-missing] [--regenerate]
+    .venv/bin/python bench/run.py [--capture bytes|flows|small|flood|all ...] [--pcap PATH ...]
+                                  [--repeat N] [--json PATH] [--cache DIR] [--generate-missing]
+                                  [--regenerate] [--no-peers] [--baseline REF]
 
 Each tool runs back to back on the same file, --repeat times; the fastest run is reported.
+--baseline REF also measures fathom as of that commit, right after the current one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 import tempfile
@@ -17,11 +20,13 @@ from pathlib import Path
 if not __package__:  # run as a script: make `bench` importable from the repository root
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.generate import CAPTURES, capture_path
+from bench.baseline import Baseline, BaselineError, baseline
+from bench.checks import flood_checks, flow_events_check
+from bench.generate import CAPTURES, FLOOD, capture_path, load_manifest
 from bench.measure import measure
 from bench.paths import CACHE_ENV, DEFAULT_CACHE, REPO_ROOT, cache_dir
 from bench.pcapstats import capture_stats
-from bench.report import Result, format_table, write_json
+from bench.report import Check, Result, format_checks, format_table, write_json
 from bench.tools import Tool, fathom_tool, peer_tools
 from fathom.capture.pcapfile import CaptureError
 
@@ -34,15 +39,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--capture", choices=[*CAPTURES, "all"], help="cached capture(s) (default: bytes and flows)"
+        "--capture",
+        action="append",
+        choices=[*CAPTURES, "all"],
+        help="cached capture; may be repeated (default: bytes and flows)",
     )
     parser.add_argument("--pcap", action="append", default=[], help="any capture file; may be repeated")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool and capture (default 3)")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--cache", help=f"capture directory (default: ${CACHE_ENV} or {DEFAULT_CACHE})")
-    parser.add_argument("--generate-missing", action="store_true", help="generate missing captures (root)")
-    parser.add_argument("--regenerate", action="store_true", help="generate the chosen captures again (root)")
+    parser.add_argument(
+        "--generate-missing", action="store_true", help="generate missing captures (root, except the flood)"
+    )
+    parser.add_argument(
+        "--regenerate",
+        action="store_true",
+        help="generate the chosen captures again (root, except the flood)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="run fathom only")
+    parser.add_argument("--baseline", metavar="REF", help="also measure fathom as of this git commit")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -64,7 +79,7 @@ def targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
     """(label, path) for every capture to measure, generating cached ones first when asked."""
     chosen: list[str] = []
     if args.capture:
-        chosen = list(CAPTURES) if args.capture == "all" else [args.capture]
+        chosen = list(CAPTURES) if "all" in args.capture else list(dict.fromkeys(args.capture))
     elif not args.pcap:
         chosen = list(DEFAULT_CAPTURES)
     cache = cache_dir(args.cache)
@@ -74,7 +89,8 @@ def targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
     missing = [str(path) for _name, path in found if not path.is_file()]
     if missing:
         sys.exit(
-            f"missing capture(s): {', '.join(missing)}; run `bash bench/run.sh` or bench/generate.py as root"
+            f"missing capture(s): {', '.join(missing)}; run `bash bench/run.sh` or bench/generate.py "
+            "(as root, except for the flood)"
         )
     return found + [(Path(p).name, Path(p)) for p in args.pcap]
 
@@ -83,41 +99,74 @@ def bench_tool(tool: Tool, label: str, path: Path, packets: int, wire_bytes: int
     argv = tool.command(str(path))
     result = Result(label, str(path), packets, wire_bytes, tool.name, argv)
     for _ in range(repeat):
-        sample = measure(argv, timeout=RUN_TIMEOUT)
+        sample = measure(argv, timeout=RUN_TIMEOUT, env=tool.env)
         result.samples.append(sample)
         if sample.returncode != 0:
             # A failing tool would fail the same way again: record why and move on to the next one.
             last = sample.stderr_tail.splitlines()[-1] if sample.stderr_tail else ""
             result.error = f"exit {sample.returncode}: {last}"
             break
-        print(f"  {tool.name:<10} {label}: {sample.seconds:.3f} s", file=sys.stderr, flush=True)
+        print(f"  {tool.name:<16} {label}: {sample.seconds:.3f} s", file=sys.stderr, flush=True)
     return result
+
+
+def bench_capture(label: str, path: Path, tools: list[Tool], repeat: int) -> list[Result]:
+    """Every tool on one capture, back to back."""
+    try:
+        stats = capture_stats(str(path))
+    except CaptureError as exc:
+        sys.exit(str(exc))
+    print(f"{label}: {stats.packets:,} packets, {stats.wire_bytes / 1e6:.1f} MB", file=sys.stderr)
+    return [bench_tool(tool, label, path, stats.packets, stats.wire_bytes, repeat) for tool in tools]
+
+
+def manifest_flows(cache: Path, name: str) -> int | None:
+    flows = load_manifest(cache)["captures"].get(name, {}).get("flows")
+    return flows if isinstance(flows, int) else None
+
+
+def bench_all(
+    captures: list[tuple[str, Path]], tools: list[Tool], fathom: Tool | None, args: argparse.Namespace
+) -> tuple[list[Result], list[Check]]:
+    """Measure every capture; after the timed runs on the flood, count fathom's flow events on it."""
+    results: list[Result] = []
+    events: Check | None = None
+    for label, path in captures:
+        results += bench_capture(label, path, tools, args.repeat)
+        if label == FLOOD and fathom is not None:
+            print(f"  {fathom.name:<16} {label}: counting EVE flow events", file=sys.stderr, flush=True)
+            events = flow_events_check(fathom, path, manifest_flows(cache_dir(args.cache), label))
+    return results, flood_checks(results, events)
+
+
+def select_tools(fathom: Tool | None, earlier: Baseline | None, no_peers: bool) -> list[Tool]:
+    """fathom, then its baseline right after it, then the peers."""
+    if fathom is None:
+        print("fathom not found (no .venv/bin/fathom, none on PATH): measuring peers only", file=sys.stderr)
+    tools = [t for t in (fathom, earlier.tool if earlier else None) if t is not None]
+    tools += [] if no_peers else peer_tools()
+    if not tools:
+        sys.exit("no tool to measure")
+    return tools
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     captures = targets(args)
-    with tempfile.NamedTemporaryFile("w", suffix=".rules", prefix="fathom-bench-") as rules:
+    with contextlib.ExitStack() as stack:
+        rules = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".rules", prefix="fathom-bench-"))
+        try:
+            earlier = stack.enter_context(baseline(args.baseline, rules.name)) if args.baseline else None
+        except BaselineError as exc:
+            sys.exit(f"--baseline: {exc}")
         fathom = fathom_tool(rules.name)
-        if fathom is None:
-            print(
-                "fathom not found (no .venv/bin/fathom, none on PATH): measuring peers only", file=sys.stderr
-            )
-        tools = ([fathom] if fathom else []) + ([] if args.no_peers else peer_tools())
-        if not tools:
-            sys.exit("no tool to measure")
-        results: list[Result] = []
-        for label, path in captures:
-            try:
-                stats = capture_stats(str(path))
-            except CaptureError as exc:
-                sys.exit(str(exc))
-            print(f"{label}: {stats.packets:,} packets, {stats.wire_bytes / 1e6:.1f} MB", file=sys.stderr)
-            for tool in tools:
-                results.append(bench_tool(tool, label, path, stats.packets, stats.wire_bytes, args.repeat))
+        tools = select_tools(fathom, earlier, args.no_peers)
+        results, checks = bench_all(captures, tools, fathom, args)
     print(format_table(results))
+    if checks:
+        print(format_checks(checks))
     if args.json:
-        write_json(args.json, results, args.repeat)
+        write_json(args.json, results, args.repeat, checks, earlier.describe() if earlier else None)
     return 1 if any(r.error for r in results) else 0
 
 

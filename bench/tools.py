@@ -13,24 +13,36 @@ from pathlib import Path
 
 from bench.paths import fathom_binary
 
+# Names the rows of fathom as of an earlier commit: fathom@<short commit>.
+BASELINE_PREFIX = "fathom@"
+
 
 @dataclass(frozen=True)
 class Tool:
     name: str
     command: Callable[[str], list[str]]  # capture path -> argv
     binary: str
+    env: dict[str, str] | None = None  # the child's whole environment; None: the runner's
+    # fathom only: (capture path, EVE path) -> argv of a run that writes its events there.
+    eve_command: Callable[[str, str], list[str]] | None = None
+
+
+def fathom_analyzer(
+    name: str, launcher: list[str], rules_file: str, env: dict[str, str] | None = None
+) -> Tool:
+    """fathom started by launcher (its console script, or an interpreter running `-m fathom.cli`)."""
+
+    # No rules: the cost of decoding, flow tracking and TCP reassembly alone; no summary, and in timed
+    # runs no EVE output.
+    def eve_command(pcap: str, eve: str) -> list[str]:
+        return [*launcher, "analyze", pcap, "--rules", rules_file, "--eve", eve, "--quiet"]
+
+    return Tool(name, lambda pcap: eve_command(pcap, "/dev/null"), launcher[0], env, eve_command)
 
 
 def fathom_tool(rules_file: str) -> Tool | None:
     binary = fathom_binary()
-    if binary is None:
-        return None
-
-    # No rules: the cost of decoding, flow tracking and TCP reassembly alone; no EVE output, no summary.
-    def command(pcap: str) -> list[str]:
-        return [binary, "analyze", pcap, "--rules", rules_file, "--eve", "/dev/null", "--quiet"]
-
-    return Tool("fathom", command, binary)
+    return fathom_analyzer("fathom", [binary], rules_file) if binary else None
 
 
 def ndpi_tool() -> Tool | None:

@@ -95,7 +95,7 @@ def test_bad_config_names_file_and_field(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["analyze", str(DEMO), "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(
-        f"fathom: error: {config}: stream.overlap_policy: Input should be 'first' or 'last'"
+        f"fathom: error: {config}: engine.stream.overlap_policy: Input should be 'first' or 'last'"
     )
     assert err.count("\n") == 1
 

@@ -4,32 +4,35 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from scapy.layers.inet import IP, TCP, UDP
 from scapy.layers.l2 import Ether
 
 from fathom.config import EngineConfig
 from fathom.engine import Engine
-from fathom.events.eve import Event
-from tests.recording import RecordingConsumer
+from fathom.events.schema import Event
+from tests.recording import RecordingLayer
 
 CLIENT = "10.0.0.1"
 SERVER = "10.0.0.2"
 
 
 class ListSink:
+    """Keeps each event as the EVE object a reader of the EVE file would see."""
+
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self.events: list[dict[str, Any]] = []
 
     def emit(self, event: Event) -> None:
-        self.events.append(event)
+        self.events.append(orjson.loads(event.json()))
 
 
-def make_engine(config: EngineConfig | None = None) -> tuple[Engine, RecordingConsumer, ListSink]:
-    consumer = RecordingConsumer()
-    engine = Engine(config, consumer)
+def make_engine(config: EngineConfig | None = None) -> tuple[Engine, RecordingLayer, ListSink]:
+    layer = RecordingLayer()
+    engine = Engine(config, [lambda host: layer])
     sink = ListSink()
     engine.add_sink(sink)
-    return engine, consumer, sink
+    return engine, layer, sink
 
 
 def feed(engine: Engine, packets: list[tuple[float, Any]]) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import time
 from collections.abc import Sequence
 
 from fathom import __version__
-from fathom.capture.pcapfile import CaptureError, CaptureReader, open_capture
+from fathom.capture.pcapfile import CaptureError, open_capture
+from fathom.capture.source import PacketSource
 from fathom.config import ConfigError, load_config
 from fathom.engine import Engine
-from fathom.events.eve import EveWriter
+from fathom.events.file_sink import STDOUT, EveFileSink
+from fathom.events.summary import FlowSummary
 
 # Files smaller than this finish before a progress bar would help.
 _PROGRESS_MIN_BYTES = 32 * 1024 * 1024
@@ -35,7 +38,26 @@ def _note(message: str) -> None:
     print(f"fathom: note: {message}", file=sys.stderr)
 
 
-def _run_with_progress(engine: Engine, reader: CaptureReader, label: str) -> None:
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of a file, following links; standard input for ``-``; None if there is none."""
+    try:
+        st = os.fstat(sys.stdin.fileno()) if path == STDOUT else os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _overwrites_input(output: str, inputs: Sequence[str]) -> str | None:
+    """The input that writing ``output`` would destroy, if any: the same file under any name or link."""
+    if output == STDOUT:
+        return None
+    target = _identity(output)
+    if target is None:
+        return None
+    return next((path for path in inputs if _identity(path) == target), None)
+
+
+def _run_with_progress(engine: Engine, source: PacketSource, label: str) -> None:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
@@ -43,8 +65,8 @@ def _run_with_progress(engine: Engine, reader: CaptureReader, label: str) -> Non
     with Progress(
         "[progress.description]{task.description}", *columns, console=Console(stderr=True), transient=True
     ) as bar:
-        task = bar.add_task(label, total=reader.size)
-        engine.run(reader, lambda pos: bar.update(task, completed=pos))
+        task = bar.add_task(label, total=source.size)
+        engine.run(source, lambda pos: bar.update(task, completed=pos))
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -52,44 +74,54 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         return _error(str(exc))
-    for path in args.rules or []:
+    rules = args.rules or []
+    for path in rules:
         if not os.path.isfile(path):
             return _error(f"{path}: rules file not found")
-    if args.rules and _count_rules(args.rules) and not args.quiet:
+    if args.eve:
+        inputs = [args.capture, *rules, *([args.config] if args.config else [])]
+        clash = _overwrites_input(args.eve, inputs)
+        if clash is not None:
+            return _error(f"{args.eve}: is the input {clash}; refusing to write events over it")
+    if rules and _count_rules(rules) and not args.quiet:
         _note("rule matching is not available in this version; rules are not loaded")
     try:
-        reader = open_capture(args.capture)
+        source = open_capture(args.capture)
     except CaptureError as exc:
         return _error(str(exc))
-    engine = Engine(config)
+    engine = Engine(config.engine)
+    summary = FlowSummary()
+    if not args.quiet:
+        engine.add_sink(summary)
     writer = None
     if args.eve:
         try:
-            writer = EveWriter(args.eve)
+            writer = EveFileSink(args.eve)
         except OSError as exc:
-            reader.close()
+            source.close()
             return _error(f"{args.eve}: {exc.strerror}")
         engine.add_sink(writer)
     started = time.perf_counter()
-    with reader:
-        if not args.quiet and reader.size >= _PROGRESS_MIN_BYTES and sys.stderr.isatty():
-            _run_with_progress(engine, reader, os.path.basename(args.capture))
+    with source:
+        if not args.quiet and source.size >= _PROGRESS_MIN_BYTES and sys.stderr.isatty():
+            _run_with_progress(engine, source, os.path.basename(args.capture))
         else:
-            engine.run(reader)
+            engine.run(source)
         engine.finish()
-        damage = reader.error
+        damage = source.error
     seconds = time.perf_counter() - started
     if writer is not None:
         writer.close()
     if not args.quiet:
-        from rich.console import Console
-
         from fathom.report import print_summary
 
-        print_summary(Console(stderr=True), engine, args.capture, seconds, writer.count if writer else 0)
+        print_summary(engine, summary, args.capture, seconds, writer.written if writer else 0)
+    status = 0
     if damage:
-        return _error(damage)
-    return 0
+        status = _error(damage)
+    if writer is not None and writer.error:
+        status = _error(f"{writer.error}; {writer.written:,} events written, {writer.lost:,} not written")
+    return status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fathom {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     analyze = sub.add_parser("analyze", help="analyze a pcap or pcapng file")
-    analyze.add_argument("capture", help="pcap or pcapng file")
+    analyze.add_argument("capture", help="pcap or pcapng file ('-' for standard input)")
     analyze.add_argument("--rules", action="append", metavar="FILE", help="Snort 3 rules file (repeatable)")
     analyze.add_argument("--eve", metavar="PATH", help="write EVE JSON lines here ('-' for stdout)")
     analyze.add_argument("--config", metavar="FILE", help="YAML configuration")
@@ -108,14 +140,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tune_gc() -> None:
+    """Flows hold no reference cycles once they end, so memory comes back by reference counting.
+    The cycle collector's default pace (a pass every 700 allocations, full passes over every live
+    flow) cost a third of the time on flow-heavy traffic; run it far less often instead. What was
+    loaded at start-up is never garbage: keep it out of every pass."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tune_gc()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ pydantic validates them only when a file is loaded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from annotated_types import Ge, Gt
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 PositiveInt = Annotated[int, Gt(0)]
 PositiveFloat = Annotated[float, Gt(0)]
@@ -66,25 +69,59 @@ class EngineConfig:
     defrag: DefragConfig = field(default_factory=DefragConfig)
 
 
+@dataclass(frozen=True, slots=True)
+class FathomConfig:
+    """A whole config file. ``engine`` tunes the packet path; the other sections declare what a host
+    sensor inspects and where its events go (see the README's host mode)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    # Rules files or directories, loaded together.
+    rules: tuple[str, ...] = ()
+    # Where EVE JSON lines go ("-" for standard output).
+    eve: str | None = None
+    # Workloads on this host: name, namespace, labels, interface, ips.
+    endpoints: tuple[dict[str, Any], ...] = ()
+    # DeepPacketInspection resources: name, namespace, selector.
+    inspections: tuple[dict[str, Any], ...] = ()
+    # Which applications to log, by profile name.
+    profiles: tuple[dict[str, Any], ...] = ()
+    # Traffic scopes by network, each bound to a profile.
+    flows: tuple[dict[str, Any], ...] = ()
+
+
+SECTIONS = tuple(f.name for f in fields(FathomConfig))
+
+
 class ConfigError(Exception):
     """A config file that cannot be used; the message is one line naming the file and field."""
 
 
-def parse_engine_config(data: object, source: str) -> EngineConfig:
-    """Validate a mapping (from YAML or a custom resource) into an :class:`EngineConfig`."""
+def parse_config(data: object, source: str) -> FathomConfig:
+    """Validate a whole config mapping (from YAML or a custom resource). A misspelt section is an
+    error that lists the known ones; an empty section means its defaults."""
     from pydantic import TypeAdapter, ValidationError
 
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    unknown = [str(key) for key in data if key not in SECTIONS]
+    if unknown:
+        raise ConfigError(f"{source}: unknown section {unknown[0]!r}; known sections: {', '.join(SECTIONS)}")
     try:
-        return TypeAdapter(EngineConfig).validate_python(data)
+        return TypeAdapter(FathomConfig).validate_python({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{source}: {where}: {first['msg']}") from None
+        raise ConfigError(_first_error(exc, source)) from None
 
 
-def load_config(path: str | None) -> EngineConfig:
+def _first_error(exc: ValidationError, source: str) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{source}: {where}: {first['msg']}"
+
+
+def load_config(path: str | None) -> FathomConfig:
     if path is None:
-        return EngineConfig()
+        return FathomConfig()
     import yaml
 
     try:
@@ -95,9 +132,4 @@ def load_config(path: str | None) -> EngineConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    # Other top-level sections (endpoints, inspections, ...) belong to the sensor, not the engine.
-    return parse_engine_config(raw.get("engine") or {}, path)
+    return parse_config({} if raw is None else raw, path)

@@ -1,68 +1,51 @@
-"""The engine: capture records in, events out. A library with no global state.
+"""The engine: packet records in, events out. A library with no global state.
 
 The CLI, the sensor and the tests drive it the same way: build an :class:`Engine` from an
-:class:`EngineConfig`, attach sinks, feed packets (or a whole capture), then :meth:`Engine.finish`.
+:class:`EngineConfig` and the upper layers' factories, attach sinks, then ``run`` a packet source
+(or ``feed`` single packets), ``tick`` the clock on a quiet live source, and ``finish``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
-from typing import Protocol
+import time
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain as chain_records
+from typing import TypeVar
 
-from fathom.capture.pcapfile import CaptureReader
+from fathom.capture.source import Interface, PacketRecord, PacketSource
 from fathom.config import EngineConfig
 from fathom.decode.decoder import Decoder
 from fathom.decode.defrag import Defragmenter
-from fathom.decode.packet import Buffer, Packet, proto_name
-from fathom.events.eve import Event, flow_event
+from fathom.decode.packet import Buffer, Packet
+from fathom.events.schema import Event, FlowEvent
+from fathom.events.sink import EventSink
+from fathom.flow.consumer import Layer, chain
 from fathom.flow.flow import Flow
-from fathom.flow.stream import NullConsumer, StreamConsumer
+from fathom.flow.slots import FlowSlot, SlotRegistry
 from fathom.flow.table import FlowTable
+from fathom.host import LayerFactory
 
 ProgressCallback = Callable[[int], None]
+T = TypeVar("T")
 
-# How many packets pass between progress updates and housekeeping.
+# How many packets pass between progress updates and fragment expiry.
 _CHECKPOINT_MASK = 0x3FFF
-# Bound on distinct addresses kept for the top-talkers summary.
-_MAX_TALKERS = 65536
-
-
-class EventSink(Protocol):
-    def emit(self, event: Event) -> None: ...
-
-
-class FlowSummary:
-    """What the terminal report shows about flows, gathered as flows end (never per packet)."""
-
-    def __init__(self) -> None:
-        self.by_proto: Counter[str] = Counter()
-        self.by_app: Counter[str] = Counter()
-        self.by_reason: Counter[str] = Counter()
-        self.talker_bytes: Counter[bytes] = Counter()
-        self.talkers_dropped = 0
-
-    def add(self, flow: Flow) -> None:
-        self.by_proto[proto_name(flow.proto)] += 1
-        self.by_app[flow.app_proto or "unknown"] += 1
-        self.by_reason[flow.end_reason] += 1
-        total = flow.bytes_ts + flow.bytes_tc
-        talkers = self.talker_bytes
-        for addr in (flow.src, flow.dst):
-            if addr in talkers or len(talkers) < _MAX_TALKERS:
-                talkers[addr] += total
-            else:
-                self.talkers_dropped += 1
 
 
 class Engine:
-    def __init__(self, config: EngineConfig | None = None, consumer: StreamConsumer | None = None) -> None:
+    """Wires decode, flows, streams and the upper layers; implements :class:`fathom.host.LayerHost`."""
+
+    def __init__(self, config: EngineConfig | None = None, layers: Sequence[LayerFactory] = ()) -> None:
         self.config = config = config or EngineConfig()
         d = config.defrag
         self.decoder = Decoder(Defragmenter(d.max_trackers, d.timeout, d.memcap))
-        self.flows = FlowTable(consumer or NullConsumer(), self._flow_ended, config.flow, config.stream)
         self.sinks: list[EventSink] = []
-        self.summary = FlowSummary()
+        self._slots = SlotRegistry()
+        built = [factory(self) for factory in layers]
+        self._slots.closed = True
+        self.flows = FlowTable(
+            chain(built) if built else Layer(), self._flow_ended, config.flow, config.stream, len(self._slots)
+        )
         self.packets = 0
         self.bytes = 0
         self.first_ts = 0.0
@@ -71,76 +54,104 @@ class Engine:
         self.failures = 0
         self.first_failure = ""
         self._pkt = Packet()
+        # Names of the source's interfaces, by index: they become ``in_iface``.
+        self._interfaces: list[Interface] = []
+        self._progress: Callable[[], None] | None = None
+
+    # -- the host services upper layers use
+
+    def new_slot(self, name: str, kind: type[T]) -> FlowSlot[T]:
+        return self._slots.new(name, kind)
+
+    def emit(self, event: Event) -> None:
+        iface = event.iface
+        if 0 <= iface < len(self._interfaces):
+            event.in_iface = self._interfaces[iface].name or None
+        for sink in self.sinks:
+            sink.emit(event)
+
+    def bypass(self, flow: Flow) -> None:
+        self.flows.bypass(flow)
+
+    # -- driving the engine
 
     def add_sink(self, sink: EventSink) -> None:
         self.sinks.append(sink)
 
     def _flow_ended(self, flow: Flow) -> None:
-        self.summary.add(flow)
         if self.sinks:
-            event = flow_event(flow)
-            for sink in self.sinks:
-                sink.emit(event)
+            self.emit(FlowEvent(flow, flow.last, flow.last_pcap_cnt))
+
+    def run(self, source: PacketSource, progress: ProgressCallback | None = None) -> None:
+        """Process every packet ``source`` yields. A live source also drives expiry by wall-clock time,
+        so flows end on a quiet interface."""
+        self._interfaces = source.interfaces
+        if progress is not None:
+            self._progress = lambda: progress(source.position)
+        try:
+            for buf, records in source.batches():
+                self._process(buf, records)
+                if source.live:
+                    self.tick(time.time())
+        finally:
+            self._progress = None
+        if progress is not None:
+            progress(source.position)
 
     def feed(
         self, buf: Buffer, off: int, caplen: int, wirelen: int, ts: float, linktype: int, iface: int = 0
     ) -> None:
         """Process one packet held in ``buf[off:off+caplen]``."""
-        pkt = self._pkt
-        self.packets += 1
-        self.bytes += wirelen
-        if self.packets == 1:
-            self.first_ts = ts
-        self.last_ts = ts
-        pkt.ts = ts
-        pkt.pcap_cnt = self.packets
-        pkt.wirelen = wirelen
-        pkt.iface = iface
-        try:
-            if self.decoder.decode(buf, off, caplen, linktype, pkt):
-                self.flows.process(pkt)
-        except Exception as exc:
-            self._failed(exc)
+        self._process(buf, ((ts, off, caplen, wirelen, iface, linktype),))
 
-    def run(self, reader: CaptureReader, progress: ProgressCallback | None = None) -> None:
-        """Process every packet of a capture file. The loop is the engine's hot path."""
+    def _process(self, buf: Buffer, records: Iterable[PacketRecord]) -> None:
+        """The hot path: decode each packet and hand it to the flow table."""
         if not self.packets:
-            self.first_ts = self._first_ts_of(reader)
+            records = self._note_first_ts(records)
         pkt = self._pkt
         decode = self.decoder.decode
         process = self.flows.process
-        buf = reader.buffer
         n = self.packets
         total = self.bytes
         ts = self.last_ts
-        for ts, off, caplen, wirelen, iface, linktype in reader:
-            n += 1
-            total += wirelen
-            pkt.ts = ts
-            pkt.pcap_cnt = n
-            pkt.wirelen = wirelen
-            pkt.iface = iface
-            try:
-                if decode(buf, off, caplen, linktype, pkt):
-                    process(pkt)
-            except Exception as exc:
-                self._failed(exc)
-            if not n & _CHECKPOINT_MASK:
-                self.decoder.defrag.expire(ts)
-                reader.release_consumed()
-                if progress is not None:
-                    progress(reader.position)
-        self.packets = n
-        self.bytes = total
-        self.last_ts = ts
-        if progress is not None:
-            progress(reader.position)
+        try:
+            for ts, off, caplen, wirelen, iface, linktype in records:
+                n += 1
+                total += wirelen
+                pkt.ts = ts
+                pkt.pcap_cnt = n
+                pkt.wirelen = wirelen
+                pkt.iface = iface
+                try:
+                    if decode(buf, off, caplen, linktype, pkt):
+                        process(pkt)
+                except Exception as exc:
+                    self._failed(exc)
+                if not n & _CHECKPOINT_MASK:
+                    self._checkpoint(ts)
+        finally:
+            self.packets = n
+            self.bytes = total
+            self.last_ts = ts
 
-    @staticmethod
-    def _first_ts_of(reader: CaptureReader) -> float:
-        for record in reader:
-            return record[0]
-        return 0.0
+    def _note_first_ts(self, records: Iterable[PacketRecord]) -> Iterable[PacketRecord]:
+        """Records unchanged, once the first one's timestamp is noted as the capture's start."""
+        it = iter(records)
+        for first in it:
+            self.first_ts = first[0]
+            return chain_records((first,), it)
+        return ()
+
+    def _checkpoint(self, ts: float) -> None:
+        self.decoder.defrag.expire(ts)
+        if self._progress is not None:
+            self._progress()
+
+    def tick(self, now: float) -> None:
+        """The clock reads ``now`` (seconds, the packets' time base): expire idle flows and fragments
+        even when no packet arrives."""
+        self.flows.expire(now)
+        self.decoder.defrag.expire(now)
 
     def _failed(self, exc: Exception) -> None:
         self.failures += 1
@@ -154,7 +165,6 @@ class Engine:
     def counters(self) -> dict[str, int]:
         """Every counter the engine keeps, by dotted name."""
         out: dict[str, int] = {"capture.packets": self.packets, "capture.bytes": self.bytes}
-        out["decoder.reassembled"] = self.decoder.reassembled
         for reason, count in self.decoder.errors.items():
             out[f"decoder.error.{reason}"] = count
         for name, count in self.decoder.non_ip.items():
@@ -164,6 +174,7 @@ class Engine:
         for name, count in self.flows.stats.as_dict().items():
             out[f"flow.{name}"] = count
         out["flow.memuse"] = self.flows.memuse
+        out["flow.expiry_visits"] = self.flows.idle.visits
         for name, count in self.flows.stream_stats.as_dict().items():
             out[f"stream.{name}"] = count
         out["engine.failures"] = self.failures

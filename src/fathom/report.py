@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import socket
+import sys
 from collections import Counter
 
 from rich.console import Console
 from rich.table import Table
 
 from fathom.engine import Engine
+from fathom.events.summary import FlowSummary
 from fathom.events.timefmt import eve_timestamp
 
 _TOP = 10
+# Width for a stderr that is not a terminal (a log file, a pipe): wide enough that no line wraps.
+_UNWRAPPED_WIDTH = 10_000
 
 
 def _ip(addr: bytes) -> str:
@@ -27,10 +31,17 @@ def _counter_table(title: str, counts: Counter[str], label: str, limit: int = _T
     return table
 
 
-def print_summary(console: Console, engine: Engine, source: str, seconds: float, eve_events: int) -> None:
+def summary_console() -> Console:
+    """Standard error: a terminal wraps at its width, anything else gets whole lines."""
+    if sys.stderr.isatty():
+        return Console(stderr=True)
+    return Console(stderr=True, width=_UNWRAPPED_WIDTH, soft_wrap=True)
+
+
+def print_summary(engine: Engine, summary: FlowSummary, source: str, seconds: float, eve_events: int) -> None:
+    console = summary_console()
     counters = engine.counters()
-    summary = engine.summary
-    flows = sum(summary.by_proto.values())
+    flows = summary.flows
     pps = engine.packets / seconds if seconds > 0 else 0.0
     console.print(
         f"[bold]{source}[/]: {engine.packets:,} packets ({engine.bytes / 1e6:,.1f} MB), {flows:,} flows, "

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from fathom.flow.community_id import community_id_v1
+from fathom.flow.community_id import community_id_ports, community_id_v1
 
 
 def _addr(text: str) -> bytes:
@@ -306,6 +306,16 @@ def test_published_vectors(
     proto: int, src: str, dst: str, sport: int, dport: int, seed: int, expected: str
 ) -> None:
     assert community_id_v1(_addr(src), _addr(dst), sport, dport, proto, seed) == expected
+
+
+@pytest.mark.parametrize(
+    ("proto", "src", "dst", "sport", "dport", "seed", "expected"),
+    [case for case in _ALL if case[0] in (6, 17, 132) and case[5] == 0],
+)
+def test_fast_path_for_ports_matches_published_vectors(
+    proto: int, src: str, dst: str, sport: int, dport: int, seed: int, expected: str
+) -> None:
+    assert community_id_ports(_addr(src), _addr(dst), sport, dport, proto) == expected
 
 
 def test_digest_matches_published_hex() -> None:

@@ -44,7 +44,13 @@ from scapy.all import PPP as ScapyPPP
 from scapy.contrib.mpls import MPLS
 
 import fathom.decode.decoder as decoder_module
-from fathom.decode.decoder import MAX_TUNNEL_DEPTH, SUPPORTED_LINKTYPES, Decoder, parse_tcp_options
+from fathom.decode.decoder import (
+    MAX_TUNNEL_DEPTH,
+    MAX_VLAN_LAYERS,
+    SUPPORTED_LINKTYPES,
+    Decoder,
+    parse_tcp_options,
+)
 from fathom.decode.packet import TH_ACK, TH_PSH, TH_SYN, Packet, vlan_ids
 
 A4, B4 = "192.0.2.1", "198.51.100.2"
@@ -59,6 +65,13 @@ def addr(text: str) -> bytes:
 
 def eth(**kw: Any) -> Any:
     return Ether(**{"src": "02:00:00:00:00:01", "dst": "02:00:00:00:00:02", **kw})
+
+
+def dot1q(ids: list[int], inner: Any) -> Any:
+    """``inner`` under one 802.1Q tag per id, outermost first."""
+    for vid in reversed(ids):
+        inner = Dot1Q(vlan=vid) / inner
+    return inner
 
 
 def tcp4(src: str = A4, dst: str = B4, data: bytes = DATA) -> Any:
@@ -250,6 +263,39 @@ def test_qinq_dot1ad() -> None:
     assert vlan_ids(pkt.vlan) == [7, 8, 9]
 
 
+def test_vlan_stack_up_to_the_limit() -> None:
+    assert MAX_VLAN_LAYERS == 3
+    ok, pkt, d = run(bytes(eth() / dot1q([1, 2, 3], tcp4())))
+    assert_clean(ok, pkt, d, TCP4)
+    assert vlan_ids(pkt.vlan) == [1, 2, 3]
+
+
+def test_vlan_stack_deeper_than_the_limit_stops_decoding() -> None:
+    ok, _, d = run(bytes(eth() / dot1q([1, 2, 3, 4], tcp4())))
+    assert ok is False
+    assert d.errors == Counter({"vlan.too_many_layers": 1})
+    assert d.non_ip == Counter()
+
+
+@pytest.mark.parametrize(
+    ("linktype", "cooked"),
+    [(113, CookedLinux), (276, CookedLinuxV2)],
+    ids=["sll", "sll2"],
+)
+def test_cooked_capture_records_vlan_tags(linktype: int, cooked: Any) -> None:
+    # The same conversation on two VLANs of one cooked capture must decode to two flow keys.
+    keys = set()
+    for vid in (10, 20):
+        ok, pkt, d = run(bytes(cooked(proto=0x8100) / Dot1Q(vlan=vid) / tcp4()), linktype)
+        assert_clean(ok, pkt, d, TCP4)
+        assert vlan_ids(pkt.vlan) == [vid]
+        keys.add(pkt.vlan)
+    assert len(keys) == 2
+    ok, pkt, d = run(bytes(cooked(proto=0x88A8) / Dot1AD(vlan=1) / Dot1Q(vlan=2) / udp6()), linktype)
+    assert_clean(ok, pkt, d, UDP6)
+    assert vlan_ids(pkt.vlan) == [1, 2]
+
+
 def test_pppoe_session() -> None:
     ok, pkt, d = run(bytes(eth() / PPPoE(sessionid=0x1234) / ScapyPPP(proto=0x0021) / tcp4()))
     assert_clean(ok, pkt, d, TCP4)
@@ -332,7 +378,7 @@ def test_ipv4_max_options() -> None:
 def test_ipv4_dont_fragment_is_not_a_fragment() -> None:
     ok, pkt, d = run(bytes(eth() / IP(src=A4, dst=B4, flags="DF", id=7) / TCP(sport=40000, dport=80) / DATA))
     assert_clean(ok, pkt, d, TCP4)
-    assert d.reassembled == 0
+    assert d.defrag.stats["reassembled"] == 0
     assert d.defrag.stats["fragments"] == 0
 
 
@@ -401,7 +447,7 @@ def test_ipv4_fragments(order: str) -> None:
     results, pkt, d = decode_all(pieces)
     assert results == [False, False, False, True]
     assert summary(pkt) == expect(4, A4, B4, 17, 5353, 53, BIG)
-    assert d.reassembled == 1
+    assert d.defrag.stats["reassembled"] == 1
     assert d.errors == Counter()
     assert len(d.defrag) == 0
 
@@ -414,7 +460,7 @@ def test_ipv4_fragmented_tcp() -> None:
     assert summary(pkt) == expect(4, A4, B4, 6, 40000, 80, BIG)
     assert (pkt.seq, pkt.ack, pkt.tcp_flags) == (1000, 2000, TH_PSH | TH_ACK)
     assert vlan_ids(pkt.vlan) == [12]
-    assert d.reassembled == 1
+    assert d.defrag.stats["reassembled"] == 1
 
 
 @pytest.mark.parametrize("order", ["in-order", "reversed", "shuffled"])
@@ -429,7 +475,7 @@ def test_ipv6_fragments(order: str) -> None:
     results, pkt, d = decode_all(pieces)
     assert results == [False, False, False, True]
     assert summary(pkt) == expect(6, A6, B6, 17, 5353, 53, BIG)
-    assert d.reassembled == 1
+    assert d.defrag.stats["reassembled"] == 1
     assert d.errors == Counter()
 
 
@@ -447,7 +493,7 @@ def test_ipv6_fragments_with_headers_around_the_fragment_header() -> None:
     results, pkt, d = decode_all(pieces[::-1], 229)
     assert results == [False, False, True]
     assert summary(pkt) == expect(6, A6, B6, 6, 40000, 80, BIG)
-    assert d.reassembled == 1
+    assert d.defrag.stats["reassembled"] == 1
 
 
 def test_ipv6_atomic_fragment() -> None:
@@ -456,7 +502,7 @@ def test_ipv6_atomic_fragment() -> None:
     )
     ok, pkt, d = run(frame, 229)
     assert_clean(ok, pkt, d, UDP6)
-    assert d.reassembled == 0
+    assert d.defrag.stats["reassembled"] == 0
     assert d.defrag.stats["fragments"] == 0
 
 
@@ -466,7 +512,7 @@ def test_fragments_of_different_datagrams_do_not_mix() -> None:
     results, pkt, d = decode_all([bytes(f) for f in (a[0], b[1], b[0], a[1])], 228)
     assert results == [False, False, True, True]
     assert summary(pkt) == expect(4, A4, B4, 17, 1, 2, b"a" * 300)
-    assert d.reassembled == 2
+    assert d.defrag.stats["reassembled"] == 2
 
 
 # --- tunnels ------------------------------------------------------------------------------------
@@ -505,8 +551,8 @@ def test_gre_transparent_ethernet() -> None:
     inner = eth() / Dot1Q(vlan=30) / tcp4()
     ok, pkt, d = run(bytes(eth() / Dot1Q(vlan=20) / IP(src=O4, dst=P4) / GRE(proto=0x6558) / inner))
     assert_clean(ok, pkt, d, TCP4)
-    # Only the outer frame's tags are recorded.
-    assert vlan_ids(pkt.vlan) == [20]
+    # The bridged frame's tags follow the outer frame's.
+    assert vlan_ids(pkt.vlan) == [20, 30]
 
 
 def test_gre_pptp_is_a_gre_flow() -> None:
@@ -529,10 +575,25 @@ def vxlan(inner: Any, vni: int = 42, flags: int = 0x08) -> Any:
 def test_vxlan() -> None:
     ok, pkt, d = run(bytes(eth() / Dot1Q(vlan=7) / vxlan(eth() / Dot1Q(vlan=9) / tcp4())))
     assert_clean(ok, pkt, d, TCP4)
-    assert vlan_ids(pkt.vlan) == [7]
+    # Outer tags first, then the inner frame's.
+    assert vlan_ids(pkt.vlan) == [7, 9]
     assert_tcp_header(pkt)
     ok, pkt, d = run(bytes(vxlan(eth() / udp6())), 101)
     assert_clean(ok, pkt, d, UDP6)
+    assert pkt.vlan == 0
+
+
+def test_vxlan_inner_tags_alone() -> None:
+    ok, pkt, d = run(bytes(vxlan(eth() / Dot1AD(vlan=5) / Dot1Q(vlan=6) / tcp6())), 101)
+    assert_clean(ok, pkt, d, TCP6)
+    assert vlan_ids(pkt.vlan) == [5, 6]
+
+
+def test_vlan_limit_is_per_frame() -> None:
+    # As in Suricata, where a tunnelled frame is decoded as a packet of its own with its own tag count.
+    ok, pkt, d = run(bytes(eth() / dot1q([1, 2, 3], vxlan(eth() / dot1q([4, 5, 6], tcp4())))))
+    assert_clean(ok, pkt, d, TCP4)
+    assert vlan_ids(pkt.vlan) == [1, 2, 3, 4, 5, 6]
 
 
 def test_vxlan_without_vni_flag_is_plain_udp() -> None:
@@ -811,6 +872,14 @@ MALFORMED = [
     ("vlan.truncated", 1, bytes(eth() / Dot1Q(vlan=3, type=0x8100)) + b"\x00\x04"),
     ("vlan.truncated", 113, bytes(CookedLinux(proto=0x8100)) + b"\x00\x05"),
     ("vlan.truncated", 101, bytes(vxlan(bytes(eth(type=0x8100)) + b"\x00"))),
+    ("vlan.truncated", 276, bytes(CookedLinuxV2(proto=0x88A8) / Dot1AD(vlan=1, type=0x8100)) + b"\x00"),
+    ("vlan.truncated", 1, bytes(eth() / Dot1Q(vlan=1) / vxlan(bytes(eth() / Dot1Q(vlan=2, type=0x8100))))),
+    ("vlan.too_many_layers", 1, bytes(eth() / dot1q([1, 2, 3, 4], tcp4()))),
+    ("vlan.too_many_layers", 1, bytes(eth() / Dot1AD(vlan=1, type=0x9100) / dot1q([2, 3, 4], tcp6()))),
+    # The limit is checked before the fourth tag's length, as Suricata does.
+    ("vlan.too_many_layers", 1, bytes(eth() / dot1q([1, 2], Dot1Q(vlan=3, type=0x8100))) + b"\x00"),
+    ("vlan.too_many_layers", 113, bytes(CookedLinux(proto=0x8100) / dot1q([1, 2, 3, 4], tcp4()))),
+    ("vlan.too_many_layers", 101, bytes(vxlan(eth() / dot1q([1, 2, 3, 4], udp6())))),
     ("pppoe.truncated", 1, bytes(eth(type=0x8864)) + b"\x11\x00\x00\x07\x00\x02\x00"),
     ("mpls.truncated", 1, bytes(eth(type=0x8847) / MPLS(label=16, s=0))),
     ("mpls.truncated", 1, bytes(eth(type=0x8847)) + b"\x00\x01\x01"),
@@ -873,7 +942,7 @@ def test_malformed(reason: str, linktype: int, frame: bytes) -> None:
     assert ok is False
     assert d.errors == Counter({reason: 1})
     assert d.non_ip == Counter()
-    assert d.reassembled == 0
+    assert d.defrag.stats["reassembled"] == 0
     # Nothing past the packet is read: the same result with the packet alone in its buffer.
     ok, _, d = run(frame, linktype, lead=0, trail=b"")
     assert ok is False
@@ -895,7 +964,7 @@ def test_malformed_fragment_is_counted_once() -> None:
     results, _, d = decode_all(pieces, 101)
     assert results == [False, False]
     assert d.errors == Counter({"udp.bad_length": 1})
-    assert d.reassembled == 1
+    assert d.defrag.stats["reassembled"] == 1
 
 
 # --- robustness ---------------------------------------------------------------------------------
@@ -982,4 +1051,4 @@ def test_fuzz_never_raises() -> None:
     assert 4_000 < decoded < 16_000
     assert sum(d.errors.values()) > 2_000
     assert len(d.errors) >= 20
-    assert d.reassembled > 0
+    assert d.defrag.stats["reassembled"] > 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import orjson
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import Ether
+from scapy.layers.l2 import Dot1Q, Ether
 
+from fathom.events.schema import FlowEvent
 from fathom.events.timefmt import eve_timestamp
 from fathom.flow.community_id import community_id_v1
+from fathom.flow.flow import Flow
 from tests.traffic import CLIENT, SERVER, TcpConversation, feed, make_engine, udp
 
 
@@ -94,3 +97,22 @@ def test_ipv6_addresses_are_written_compressed() -> None:
     feed(engine, [(1.0, Ether() / IPv6(src="2001:db8::1", dst="2001:db8::2") / ICMP())])
     engine.finish()
     assert (sink.events[0]["src_ip"], sink.events[0]["dest_ip"]) == ("2001:db8::1", "2001:db8::2")
+
+
+def test_text_from_outside_is_escaped() -> None:
+    """Interface names (from a pcapng file) and application names reach the JSON escaped."""
+    engine, _, _ = make_engine()
+    raw = bytes(Ether() / Dot1Q(vlan=7) / IP(src=CLIENT, dst=SERVER) / ICMP(type=8))
+    engine.feed(raw, 0, len(raw), len(raw), 5.0, 1)
+    flow: Flow = next(iter(engine.flows.flows.values()))[0]
+    flow.app_proto = 'x"y\\z\n\u00e9'
+    event = FlowEvent(flow, flow.last, 1)
+    event.in_iface = 'eth0"}, "event_type": "alert'
+    decoded = orjson.loads(event.json())
+    assert decoded["in_iface"] == 'eth0"}, "event_type": "alert'
+    assert decoded["event_type"] == "flow"
+    assert decoded["app_proto"] == 'x"y\\z\n\u00e9'
+    assert decoded["vlan"] == [7]
+    assert (decoded["icmp_type"], decoded["icmp_code"]) == (8, 0)
+    assert "src_port" not in decoded
+    assert event.json() is event.json()

@@ -1,9 +1,16 @@
-"""Capture reader: exact records from crafted pcap/pcapng files, damage reporting, the real corpus."""
+"""Capture reader: exact records from crafted pcap/pcapng files and pipes, damage reporting, page
+release, the real corpus."""
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import random
 import struct
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -11,15 +18,18 @@ from pathlib import Path
 import pytest
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
+from fathom.capture import pcapfile
 from fathom.capture.pcapfile import (
     MAX_CAPLEN,
+    STDIN_NAME,
     CaptureError,
-    Interface,
-    PacketRecord,
-    PcapngReader,
-    PcapReader,
+    CaptureReader,
+    MappedCapture,
+    StreamedCapture,
     open_capture,
+    parser_for,
 )
+from fathom.capture.source import Interface, PacketRecord, PacketSource
 from tests.pcapbuild import (
     EPB,
     IDB,
@@ -55,24 +65,95 @@ class Capture:
     interfaces: list[Interface]
     position: int
     size: int
+    buffers: int
 
 
-def read(tmp_path: Path, content: bytes, name: str = "capture") -> Capture:
-    path = tmp_path / name
-    path.write_bytes(content)
-    with open_capture(str(path)) as reader:
-        records = list(reader)
-        data = [bytes(reader.buffer[off : off + caplen]) for _, off, caplen, _, _, _ in records]
-        return Capture(
-            str(path),
-            reader.format_name,
-            records,
-            data,
-            reader.error,
-            list(reader.interfaces),
-            reader.position,
-            reader.size,
-        )
+def collect(reader: CaptureReader) -> Capture:
+    """Everything a reader gives; packet bytes are copied while their batch is current."""
+    records: list[PacketRecord] = []
+    data: list[bytes] = []
+    buffers = 0
+    last: object = None
+    for buf, batch in reader.batches():
+        if buf is not last:
+            buffers += 1
+            last = buf
+        for record in batch:
+            records.append(record)
+            data.append(bytes(buf[record[1] : record[1] + record[2]]))
+    return Capture(
+        reader.name,
+        reader.format_name,
+        records,
+        data,
+        reader.error,
+        list(reader.interfaces),
+        reader.position,
+        reader.size,
+        buffers,
+    )
+
+
+@contextmanager
+def stdin_from(fd: int) -> Iterator[None]:
+    """Make ``fd`` this process's standard input for a while."""
+    saved = os.dup(0)
+    os.dup2(fd, 0)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+
+
+def write_all(fd: int, content: bytes, pieces: Sequence[int]) -> None:
+    sizes = itertools.cycle(pieces)
+    view = memoryview(content)
+    done = 0
+    try:
+        while done < len(content):
+            done += os.write(fd, view[done : done + next(sizes)])
+    except BrokenPipeError:
+        pass  # the reader stopped early
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def stdin_pipe(content: bytes, pieces: Sequence[int] = (1, 7, 4093, 70_001)) -> Iterator[None]:
+    """Standard input is a pipe that a thread writes ``content`` into, in pieces of these sizes
+    in turn, so that reads end anywhere in a record."""
+    read_end, write_end = os.pipe()
+    writer = threading.Thread(target=write_all, args=(write_end, content, pieces))
+    writer.start()
+    try:
+        with stdin_from(read_end):
+            os.close(read_end)
+            yield
+    finally:
+        # Restoring standard input closed the pipe's last read end (a reader closes its own),
+        # so a writer still blocked fails with EPIPE and ends.
+        writer.join()
+
+
+Read = Callable[[bytes], Capture]
+
+
+@pytest.fixture(params=["file", "stdin"])
+def read(request: pytest.FixtureRequest, tmp_path: Path) -> Read:
+    """Read a capture from a file, or from standard input through a pipe."""
+
+    def from_file(content: bytes) -> Capture:
+        path = tmp_path / "capture"
+        path.write_bytes(content)
+        with open_capture(str(path)) as reader:
+            return collect(reader)
+
+    def from_stdin(content: bytes) -> Capture:
+        with stdin_pipe(content), open_capture("-") as reader:
+            return collect(reader)
+
+    return from_file if request.param == "file" else from_stdin
 
 
 def assert_ts(ts: float, sec: int, frac: int = 0, per_second: int = 1) -> None:
@@ -145,12 +226,12 @@ def test_pcapbuild_block_layout() -> None:
 
 
 @pytest.mark.parametrize("big_endian", [False, True], ids=["le", "be"])
-def test_pcap_microsecond(tmp_path: Path, big_endian: bool) -> None:
+def test_pcap_microsecond(read: Read, big_endian: bool) -> None:
     a, b, c = payload(0), payload(1), payload(2)
     content = pcap(
         [(EPOCH, 123_456, a), (EPOCH + 1, 999_999, b), (0, 1, c)], 1, snaplen=1514, big_endian=big_endian
     )
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.format_name == "pcap"
     assert cap.error is None
     assert cap.interfaces == [Interface(0, 1, 1514)]
@@ -163,18 +244,18 @@ def test_pcap_microsecond(tmp_path: Path, big_endian: bool) -> None:
     assert_ts(cap.records[0][0], EPOCH, 123_456, 10**6)
     assert_ts(cap.records[1][0], EPOCH + 1, 999_999, 10**6)
     assert_ts(cap.records[2][0], 0, 1, 10**6)
-    assert cap.position == cap.size == len(content)
+    assert cap.position == len(content)
 
 
 @pytest.mark.parametrize("big_endian", [False, True], ids=["le", "be"])
-def test_pcap_nanosecond(tmp_path: Path, big_endian: bool) -> None:
+def test_pcap_nanosecond(read: Read, big_endian: bool) -> None:
     content = pcap(
         [(1000, 123_456_789, payload(0)), (EPOCH, 999_999_999, payload(1)), (5, 1, payload(2))],
         101,
         nanosecond=True,
         big_endian=big_endian,
     )
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.error is None
     assert [rec[4:] for rec in cap.records] == [(0, 101)] * 3
     assert_ts(cap.records[0][0], 1000, 123_456_789, 10**9)
@@ -183,17 +264,17 @@ def test_pcap_nanosecond(tmp_path: Path, big_endian: bool) -> None:
     assert cap.data == [payload(0), payload(1), payload(2)]
 
 
-def test_pcap_caplen_and_wirelen_differ(tmp_path: Path) -> None:
+def test_pcap_caplen_and_wirelen_differ(read: Read) -> None:
     content = pcap_header(1, snaplen=64) + pcap_record(1, 2, payload(0)[:40], wirelen=1514)
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert strip_ts(cap.records) == [(40, 40, 1514, 0, 1)]
     assert_ts(cap.records[0][0], 1, 2, 10**6)
     assert cap.data == [payload(0)[:40]]
     assert cap.interfaces == [Interface(0, 1, 64)]
 
 
-def test_pcap_empty_capture(tmp_path: Path) -> None:
-    cap = read(tmp_path, pcap_header(1))
+def test_pcap_empty_capture(read: Read) -> None:
+    cap = read(pcap_header(1))
     assert cap.records == []
     assert cap.error is None
     assert cap.position == 24
@@ -205,31 +286,33 @@ def test_pcap_empty_capture(tmp_path: Path) -> None:
      # Upper 16 bits: FCS-length-present flag (bit 26) and FCS length (bits 28-31), see pcap-linktype(7).
      (0x24000001, 1), (0x44000001, 1), (0xF400007F, 127)],
 )  # fmt: skip
-def test_pcap_linktype(tmp_path: Path, field: int, linktype: int) -> None:
+def test_pcap_linktype(read: Read, field: int, linktype: int) -> None:
     for big_endian in (False, True):
-        cap = read(tmp_path, pcap([(1, 0, payload(0))], field, big_endian=big_endian))
+        cap = read(pcap([(1, 0, payload(0))], field, big_endian=big_endian))
         assert cap.error is None
         assert cap.records[0][5] == linktype
         assert cap.interfaces[0].linktype == linktype
 
 
-def test_pcap_reader_accepts_bytes() -> None:
-    reader = PcapReader("mem", pcap([(3, 4, b"xyz")], 1))
-    assert [rec[1:] for rec in reader] == [(40, 3, 3, 0, 1)]
-    assert reader.error is None
+def test_pcap_parser_reads_bytes() -> None:
+    content = pcap([(3, 4, b"xyz")], 1)
+    parser = parser_for("mem", content, [])
+    assert parser.stopped == 24
+    assert [rec[1:] for rec in parser.records(content, 24, len(content), True)] == [(40, 3, 3, 0, 1)]
+    assert (parser.error, parser.stopped, parser.needed) == (None, len(content), 0)
 
 
 # --- pcapng -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ng", [LE, BE], ids=["le", "be"])
-def test_pcapng_single_interface(tmp_path: Path, ng: Pcapng) -> None:
+def test_pcapng_single_interface(read: Read, ng: Pcapng) -> None:
     head = ng.shb() + ng.idb(1, 65535, name="eth0")
     first = ng.epb(0, EPOCH * 10**6 + 123_456, payload(0))
     second = ng.epb(0, EPOCH * 10**6 + 999_999, payload(1)[:30], wirelen=1514)
     content = head + first + second
     assert len(head) == 28 + 32
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.format_name == "pcapng"
     assert cap.error is None
     assert cap.interfaces == [Interface(0, 1, 65535, "eth0")]
@@ -237,11 +320,11 @@ def test_pcapng_single_interface(tmp_path: Path, ng: Pcapng) -> None:
     assert cap.data == [payload(0), payload(1)[:30]]
     assert_ts(cap.records[0][0], EPOCH, 123_456, 10**6)
     assert_ts(cap.records[1][0], EPOCH, 999_999, 10**6)
-    assert cap.position == cap.size == len(content)
+    assert cap.position == len(content)
 
 
 @pytest.mark.parametrize("ng", [LE, BE], ids=["le", "be"])
-def test_pcapng_interfaces_with_own_linktype_and_resolution(tmp_path: Path, ng: Pcapng) -> None:
+def test_pcapng_interfaces_with_own_linktype_and_resolution(read: Read, ng: Pcapng) -> None:
     content = (
         ng.shb()
         + ng.idb(1, 1514, name="eth0")  # default resolution: microseconds
@@ -262,7 +345,7 @@ def test_pcapng_interfaces_with_own_linktype_and_resolution(tmp_path: Path, ng: 
     for block in blocks:
         offsets.append(len(content) + 28)
         content += block
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.error is None
     assert cap.interfaces == [
         Interface(0, 1, 1514, "eth0"),
@@ -289,7 +372,7 @@ def test_pcapng_interfaces_with_own_linktype_and_resolution(tmp_path: Path, ng: 
     assert_ts(ts[5], 7 - 5, 1, 2**20)
 
 
-def test_pcapng_epb_spb_opb(tmp_path: Path) -> None:
+def test_pcapng_epb_spb_opb(read: Read) -> None:
     head = LE.shb() + LE.idb(1, 62) + LE.idb(101, 0, tsresol=9)
     blocks = [
         LE.epb(0, 3_000_001, payload(0)),
@@ -304,7 +387,7 @@ def test_pcapng_epb_spb_opb(tmp_path: Path) -> None:
     for block in blocks:
         starts.append(len(content))
         content += block
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.error is None
     assert strip_ts(cap.records) == [
         (starts[0] + 28, 41, 41, 0, 1),
@@ -325,7 +408,7 @@ def test_pcapng_epb_spb_opb(tmp_path: Path) -> None:
     assert_ts(ts[5], 0, 12, 10**6)
 
 
-def test_pcapng_sections_keep_global_interface_indexes(tmp_path: Path) -> None:
+def test_pcapng_sections_keep_global_interface_indexes(read: Read) -> None:
     content = LE.shb() + LE.idb(1, name="a") + LE.idb(101, tsresol=9, name="b")
     starts = [len(content)]
     content += LE.epb(1, 10**9 + 5, payload(0))
@@ -341,7 +424,7 @@ def test_pcapng_sections_keep_global_interface_indexes(tmp_path: Path) -> None:
     content += LE.epb(1, 8, payload(3))
     starts.append(len(content))
     content += LE.spb(payload(4))
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.error is None
     assert cap.interfaces == [
         Interface(0, 1, 0, "a"),
@@ -364,7 +447,7 @@ def test_pcapng_sections_keep_global_interface_indexes(tmp_path: Path) -> None:
     assert_ts(ts[3], 0, 8, 10**6)
 
 
-def test_pcapng_section_naming_an_interface_again_keeps_its_index(tmp_path: Path) -> None:
+def test_pcapng_section_naming_an_interface_again_keeps_its_index(read: Read) -> None:
     content = LE.shb() + LE.idb(1, 0, name="eth0") + LE.idb(1) + LE.epb(0, 1, payload(0))
     # Appended capture: eth0 again (own snaplen and resolution), an unnamed interface, eth0 as raw IP.
     content += BE.shb() + BE.idb(1, 62, name="eth0", tsresol=9) + BE.idb(1) + BE.idb(101, name="eth0")
@@ -372,7 +455,7 @@ def test_pcapng_section_naming_an_interface_again_keeps_its_index(tmp_path: Path
     content += BE.epb(0, 5, payload(1)) + BE.epb(1, 6, payload(2)) + BE.epb(2, 7, payload(3))
     spb = len(content)
     content += BE.spb(payload(11)[:62], wirelen=63)
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.error is None
     assert cap.interfaces == [
         Interface(0, 1, 0, "eth0"),
@@ -388,18 +471,19 @@ def test_pcapng_section_naming_an_interface_again_keeps_its_index(tmp_path: Path
     assert_ts(cap.records[2][0], 0, 6, 10**6)
 
 
-def test_reading_twice_gives_the_same_records(tmp_path: Path) -> None:
+def test_reading_a_file_twice_gives_the_same_records(tmp_path: Path) -> None:
     path = tmp_path / "twice.pcapng"
     path.write_bytes(LE.shb() + LE.idb(1) + LE.epb(0, 1, payload(0)) + BE.shb() + BE.idb(113) + BE.spb(b"x"))
     with open_capture(str(path)) as reader:
-        first = list(reader)
-        interfaces = list(reader.interfaces)
-        assert list(reader) == first
-        assert reader.interfaces == interfaces == [Interface(0, 1, 0, ""), Interface(1, 113, 0, "")]
-        assert reader.error is None
+        first = collect(reader)
+        second = collect(reader)
+        assert second == first
+        assert first.interfaces == [Interface(0, 1, 0, ""), Interface(1, 113, 0, "")]
+        assert first.error is None
+        assert len(first.records) == 2
 
 
-def test_pcapng_unknown_blocks_are_skipped(tmp_path: Path) -> None:
+def test_pcapng_unknown_blocks_are_skipped(read: Read) -> None:
     skipped = [
         LE.block(NRB, struct.pack("<HH", 0, 0)),
         LE.block(ISB, struct.pack("<III", 0, 0, 0)),
@@ -413,23 +497,29 @@ def test_pcapng_unknown_blocks_are_skipped(tmp_path: Path) -> None:
     content += LE.epb(0, 1, payload(0)) + skipped[3] + skipped[4] + skipped[5]
     second = len(content)
     content += LE.epb(0, 2, payload(1)) + skipped[0]
-    cap = read(tmp_path, content)
+    cap = read(content)
     assert cap.error is None
     assert strip_ts(cap.records) == [(first + 28, 41, 41, 0, 1), (second + 28, 43, 43, 0, 1)]
     assert cap.position == len(content)
 
 
-def test_pcapng_empty_section(tmp_path: Path) -> None:
-    cap = read(tmp_path, LE.shb() + LE.idb(1))
+def test_pcapng_empty_section(read: Read) -> None:
+    cap = read(LE.shb() + LE.idb(1))
     assert cap.records == []
     assert cap.error is None
     assert cap.interfaces == [Interface(0, 1, 0, "")]
 
 
-def test_pcapng_reader_accepts_bytes() -> None:
-    reader = PcapngReader("mem", BE.shb() + BE.idb(228) + BE.epb(0, 1, b"abc"))
-    assert [rec[1:] for rec in reader] == [(28 + 20 + 28, 3, 3, 0, 228)]
-    assert reader.error is None
+def test_pcapng_parser_reads_bytes() -> None:
+    content = BE.shb() + BE.idb(228) + BE.epb(0, 1, b"abc")
+    interfaces: list[Interface] = []
+    parser = parser_for("mem", content, interfaces)
+    assert parser.stopped == 0
+    assert [rec[1:] for rec in parser.records(content, 0, len(content), True)] == [
+        (28 + 20 + 28, 3, 3, 0, 228)
+    ]
+    assert (parser.error, parser.stopped, parser.needed) == (None, len(content), 0)
+    assert interfaces == [Interface(0, 228, 0, "")]
 
 
 # --- damage -------------------------------------------------------------------------------------
@@ -462,15 +552,13 @@ RECORD4 = pcap_record(4, 0, payload(3))
     ],
     ids=["header", "header-1-byte", "data-empty", "data", "data-1-short", "caplen-over-max", "caplen-huge"],
 )  # fmt: skip
-def test_pcap_damage(tmp_path: Path, tail: bytes, words: str) -> None:
-    cap = read(tmp_path, PCAP3 + tail)
+def test_pcap_damage(read: Read, tail: bytes, words: str) -> None:
+    cap = read(PCAP3 + tail)
     assert_damage(cap, 3, len(PCAP3), words)
 
 
-def test_pcap_damage_in_first_record(tmp_path: Path) -> None:
-    cap = read(
-        tmp_path, pcap_header(1, big_endian=True) + pcap_record(1, 2, payload(0), big_endian=True)[:30]
-    )
+def test_pcap_damage_in_first_record(read: Read) -> None:
+    cap = read(pcap_header(1, big_endian=True) + pcap_record(1, 2, payload(0), big_endian=True)[:30])
     assert_damage(cap, 0, 24, "truncated packet data (14 of 41 bytes)")
 
 
@@ -521,8 +609,8 @@ BAD_BOM = patch(LE.shb(), 8, 0x01020304)
         "idb-16", "bom", "new-section-forgets-interfaces",
     ],
 )  # fmt: skip
-def test_pcapng_damage(tmp_path: Path, tail: bytes, skip: int, words: str) -> None:
-    cap = read(tmp_path, NG3 + tail)
+def test_pcapng_damage(read: Read, tail: bytes, skip: int, words: str) -> None:
+    cap = read(NG3 + tail)
     assert_damage(cap, 3, len(NG3) + skip, words)
 
 
@@ -537,44 +625,43 @@ def test_pcapng_damage(tmp_path: Path, tail: bytes, skip: int, words: str) -> No
     ],
     ids=["opb-12", "opb-24", "idb-12", "idb-16", "spb-12"],
 )
-def test_pcapng_short_block_at_end_of_file(tmp_path: Path, tail: bytes) -> None:
+def test_pcapng_short_block_at_end_of_file(read: Read, tail: bytes) -> None:
     # A block too short for its fixed fields, ending the file: reported, never raised.
-    cap = read(tmp_path, NG3 + tail)
+    cap = read(NG3 + tail)
     assert_damage(cap, 3, len(NG3), "garbled")
 
 
-def test_pcapng_spb_before_interface(tmp_path: Path) -> None:
-    cap = read(tmp_path, LE.shb() + LE.spb(payload(0)))
+def test_pcapng_spb_before_interface(read: Read) -> None:
+    cap = read(LE.shb() + LE.spb(payload(0)))
     assert_damage(cap, 0, 28, "simple packet block before any interface description")
 
 
-def test_pcapng_damage_in_second_section(tmp_path: Path) -> None:
+def test_pcapng_damage_in_second_section(read: Read) -> None:
     content = NG3 + BE.shb() + BE.idb(1)
-    cap = read(tmp_path, content + BE.epb(0, 9, payload(3)) + BE.epb(0, 9, payload(4))[:-4])
+    cap = read(content + BE.epb(0, 9, payload(3)) + BE.epb(0, 9, payload(4))[:-4])
     assert_damage(cap, 4, len(content) + len(BE.epb(0, 9, payload(3))), "truncated block (type 0x6")
 
 
 # --- files that are not captures ----------------------------------------------------------------
 
 
-def assert_capture_error(path: Path, words: str) -> None:
+def capture_error(path: str) -> str:
     with pytest.raises(CaptureError) as info:
-        open_capture(str(path))
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(f"{path}: "), message
-    assert words in message, message
+        open_capture(path)
+    return str(info.value)
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    assert_capture_error(tmp_path / "missing.pcap", "No such file or directory")
+    path = tmp_path / "missing.pcap"
+    assert capture_error(str(path)) == f"{path}: No such file or directory"
 
 
 def test_directory(tmp_path: Path) -> None:
-    with pytest.raises(CaptureError) as info:
-        open_capture(str(tmp_path))
-    assert str(info.value).startswith(f"{tmp_path}: ")
-    assert "\n" not in str(info.value)
+    assert capture_error(str(tmp_path)) == f"{tmp_path}: is a directory"
+    fd = os.open(tmp_path, os.O_RDONLY)
+    with stdin_from(fd):
+        os.close(fd)
+        assert capture_error("-") == "<stdin>: is a directory"
 
 
 @pytest.mark.parametrize(
@@ -593,7 +680,304 @@ def test_directory(tmp_path: Path) -> None:
 def test_not_a_capture(tmp_path: Path, content: bytes, words: str) -> None:
     path = tmp_path / "bad.pcap"
     path.write_bytes(content)
-    assert_capture_error(path, words)
+    assert capture_error(str(path)) == f"{path}: {words}"
+    with stdin_pipe(content):
+        assert capture_error("-") == f"{STDIN_NAME}: {words}"
+
+
+# --- windows, streams, page release --------------------------------------------------------------
+
+
+def layout(head: bytes, units: list[bytes]) -> tuple[bytes, list[tuple[int, int]]]:
+    """The capture and the (offset, length) of each record or block after the head."""
+    content = head
+    spans = []
+    for unit in units:
+        spans.append((len(content), len(unit)))
+        content += unit
+    return content, spans
+
+
+PCAP_HEAD = pcap_header(1, nanosecond=True, big_endian=True)
+PCAP_UNITS = [
+    pcap_record(1, 2, payload(0), big_endian=True),
+    pcap_record(3, 4, b"", big_endian=True),
+    pcap_record(5, 6, payload(5), wirelen=999, big_endian=True),
+]
+NG_UNITS = [
+    LE.shb(),
+    LE.idb(1, 62, name="eth0"),
+    LE.idb(101, tsresol=9),
+    LE.epb(1, 5, payload(0)),
+    LE.block(NRB, bytes(4)),
+    LE.spb(payload(1)[:40]),
+    LE.opb(0, 7, payload(2)),
+    BE.shb(),
+    BE.idb(113, name="eth1"),
+    BE.epb(0, 9, payload(3)),
+    BE.spb(payload(4)),
+]
+
+
+@pytest.mark.parametrize(
+    ("head", "units", "header", "packets"),
+    [(PCAP_HEAD, PCAP_UNITS, 16, 3), (b"", NG_UNITS, 12, 5)],
+    ids=["pcap", "pcapng"],
+)
+def test_parser_resumes_where_a_window_cuts(
+    head: bytes, units: list[bytes], header: int, packets: int
+) -> None:
+    content, spans = layout(head, units)
+    interfaces: list[Interface] = []
+    whole = list(parser_for("mem", content, interfaces).records(content, len(head), len(content), True))
+    expected_interfaces = list(interfaces)
+    assert len(whole) == packets
+    for cut in range(len(head), len(content) + 1):
+        parser = parser_for("mem", content, interfaces)
+        before = list(parser.records(content, len(head), cut, False))
+        # The record or block the cut falls in: the records stop at its start, needing all of it
+        # (or its header, while that is cut).
+        start, length = next(((s, n) for s, n in spans if s + n > cut), (cut, 0))
+        needed = 0 if start == cut else header if cut - start < header else length
+        assert (parser.error, parser.stopped, parser.needed) == (None, start, needed), cut
+        assert before == whole[: len(before)], cut
+        after = list(parser.records(content, start, len(content), True))
+        assert before + after == whole, cut
+        assert (parser.error, parser.stopped, parser.needed) == (None, len(content), 0), cut
+        assert interfaces == expected_interfaces
+
+
+def big_capture(kind: str) -> tuple[bytes, int]:
+    """A capture of over three pipe chunks: packets of many sizes, one as large as a capture
+    allows (bigger than a chunk with its header). Returns it and the offset of its last record."""
+    rng = random.Random(7)
+    sizes = [rng.randint(0, 1600) for _ in range(2500)]
+    sizes[1000] = MAX_CAPLEN
+    if kind == "pcap":
+        units = [pcap_record(EPOCH + n, n, rng.randbytes(size)) for n, size in enumerate(sizes)]
+        content, spans = layout(pcap_header(1, nanosecond=True), units)
+        return content, spans[-1][0]
+    half = len(sizes) // 2
+    units = [LE.shb(), LE.idb(1, name="eth0"), LE.idb(101, tsresol=9)]
+    units += [LE.epb(n & 1, n, rng.randbytes(size)) for n, size in enumerate(sizes[:half])]
+    units += [BE.shb(), BE.idb(113), BE.spb(payload(1)), BE.opb(0, 5, payload(2))]
+    units += [BE.epb(0, n, rng.randbytes(size)) for n, size in enumerate(sizes[half:])]
+    content, spans = layout(b"", units)
+    return content, spans[-1][0]
+
+
+def without_offsets(records: list[PacketRecord]) -> list[tuple[float, int, int, int, int]]:
+    return [(ts, caplen, wirelen, iface, linktype) for ts, _, caplen, wirelen, iface, linktype in records]
+
+
+def read_file(tmp_path: Path, content: bytes) -> Capture:
+    path = tmp_path / "capture"
+    path.write_bytes(content)
+    with open_capture(str(path)) as reader:
+        return collect(reader)
+
+
+@pytest.mark.parametrize("chunk", [pcapfile._CHUNK, 4099], ids=["1MiB", "4099"])
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_stdin_pipe_gives_what_the_file_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, chunk: int
+) -> None:
+    content, _ = big_capture(kind)
+    mapped = read_file(tmp_path, content)
+    monkeypatch.setattr(pcapfile, "_CHUNK", chunk)
+    with stdin_pipe(content), open_capture("-") as reader:
+        assert isinstance(reader, StreamedCapture)
+        streamed = collect(reader)
+    assert (mapped.error, streamed.error) == (None, None)
+    assert len(streamed.records) == 2500 + (kind == "pcapng") * 2
+    assert without_offsets(streamed.records) == without_offsets(mapped.records)
+    assert streamed.data == mapped.data
+    assert streamed.interfaces == mapped.interfaces
+    assert streamed.format_name == kind
+    assert (streamed.position, streamed.size) == (len(content), 0)
+    # Records straddled chunk ends and were carried into new chunks.
+    assert streamed.buffers > len(content) // max(chunk, MAX_CAPLEN + 44)
+    assert mapped.buffers == 1
+
+
+@pytest.mark.parametrize("chunk", [pcapfile._CHUNK, 4099], ids=["1MiB", "4099"])
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("pcap", "truncated packet data (4 of {} bytes)"),
+        ("pcapng", "truncated block (type 0x6, 20 of {} bytes)"),
+    ],
+)
+def test_stdin_ending_inside_a_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, words: str, chunk: int
+) -> None:
+    content, last = big_capture(kind)
+    whole = read_file(tmp_path, content)
+    cut = content[: last + 20]
+    damaged = read_file(tmp_path, cut)
+    monkeypatch.setattr(pcapfile, "_CHUNK", chunk)
+    with stdin_pipe(cut), open_capture("-") as reader:
+        streamed = collect(reader)
+    length = whole.records[-1][2] if kind == "pcap" else len(content) - last
+    assert streamed.error == f"<stdin>: {words.format(length)} at byte offset {last}"
+    assert damaged.error == streamed.error.replace("<stdin>", str(tmp_path / "capture"))
+    assert streamed.data == whole.data[:-1] == damaged.data
+    assert without_offsets(streamed.records) == without_offsets(whole.records[:-1])
+    assert streamed.position == last
+
+
+def test_stdin_read_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    content = NG3 + EPB4[:20]
+    read_end, write_end = os.pipe()
+    os.write(write_end, content)
+    os.close(write_end)
+    reads = 0
+    real_readv = os.readv
+
+    def readv(fd: int, buffers: Sequence[memoryview]) -> int:
+        nonlocal reads
+        reads += 1
+        if reads > 1:
+            raise OSError(5, "Input/output error")
+        return real_readv(fd, buffers)
+
+    monkeypatch.setattr(os, "readv", readv)
+    with stdin_from(read_end):
+        os.close(read_end)
+        with open_capture("-") as reader:
+            cap = collect(reader)
+    assert cap.error == f"<stdin>: read error (Input/output error) at byte offset {len(content)}"
+    assert cap.data == [payload(0), payload(1), payload(2)]
+    assert cap.position == len(NG3)
+
+
+def test_stdin_redirected_from_a_file(tmp_path: Path) -> None:
+    content, _ = big_capture("pcapng")
+    mapped = read_file(tmp_path, content)
+    fd = os.open(tmp_path / "capture", os.O_RDONLY)
+    with stdin_from(fd):
+        os.close(fd)
+        with open_capture("-") as reader:
+            assert isinstance(reader, MappedCapture)
+            redirected = collect(reader)
+    assert redirected.path == "<stdin>"
+    assert redirected.records == mapped.records
+    assert redirected.data == mapped.data
+    assert (redirected.position, redirected.size, redirected.buffers) == (len(content), len(content), 1)
+
+
+def test_readers_are_packet_sources(tmp_path: Path) -> None:
+    content = pcap([(1, 0, payload(0))])
+    path = tmp_path / "source.pcap"
+    path.write_bytes(content)
+    with open_capture(str(path)) as reader:
+        source: PacketSource = reader
+        assert (source.live, source.size, source.position, source.error) == (False, len(content), 24, None)
+    # A pipe's size is unknown.
+    with stdin_pipe(content), open_capture("-") as reader:
+        source = reader
+        assert (source.live, source.size, source.position, source.error) == (False, 0, 24, None)
+
+
+INTERFACES_OVER_TIME = (
+    LE.shb()
+    + LE.idb(1, name="a")
+    + LE.epb(0, 1, payload(0))
+    + BE.shb()
+    + BE.idb(101, name="b")
+    + BE.idb(1, name="a")
+    + BE.epb(0, 2, payload(1))
+    + BE.epb(1, 3, payload(2))
+)
+
+
+def interfaces_seen(reader: CaptureReader) -> list[int]:
+    """How many interfaces the reader knew at each record; the list object never changes."""
+    interfaces = reader.interfaces
+    seen = []
+    for _, records in reader.batches():
+        for _record in records:
+            seen.append(len(interfaces))
+            assert reader.interfaces is interfaces
+    assert reader.interfaces is interfaces
+    return seen
+
+
+def test_interfaces_list_is_one_object_filled_while_reading(tmp_path: Path) -> None:
+    path = tmp_path / "interfaces.pcapng"
+    path.write_bytes(INTERFACES_OVER_TIME)
+    expected = [Interface(0, 1, 0, "a"), Interface(1, 101, 0, "b")]
+    with open_capture(str(path)) as reader:
+        interfaces = reader.interfaces
+        assert interfaces_seen(reader) == [1, 2, 2]
+        # Reading again learns the interfaces afresh, in the same list.
+        assert interfaces_seen(reader) == [1, 2, 2]
+        assert interfaces is reader.interfaces
+        assert interfaces == expected
+    with stdin_pipe(INTERFACES_OVER_TIME), open_capture("-") as reader:
+        assert interfaces_seen(reader) == [1, 2, 2]
+        assert reader.interfaces == expected
+
+
+def mapped_rss(path: Path) -> int:
+    """Resident bytes of this process's mappings of ``path``."""
+    total = 0
+    mapping = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and not fields[0].endswith(":"):
+            mapping = fields[-1] == str(path)
+        elif mapping and fields[0] == "Rss:":
+            total += int(fields[1]) * 1024
+    return total
+
+
+def test_pages_read_are_released(tmp_path: Path) -> None:
+    path = tmp_path / "large.pcap"
+    path.write_bytes(pcap((n, 0, bytes(1500)) for n in range(11_000)))
+    size = path.stat().st_size
+    positions = []
+    with open_capture(str(path)) as reader:
+        for _, records in reader.batches():
+            for _record in records:
+                positions.append(reader.position)
+            resident = mapped_rss(path.resolve())
+        assert reader.position == size
+    # Reading left at most the kept trailing data, the last window and read-around mapped.
+    assert 0 < resident <= pcapfile._KEEP_MAPPED + 2 * pcapfile._WINDOW < size // 2
+    # The position moved on window by window, always to the end of a record.
+    assert positions == sorted(positions)
+    assert len(set(positions)) >= size // pcapfile._WINDOW
+    assert {(p - 24) % 1516 for p in positions} == {0}
+
+
+def test_closing_a_mapped_file_mid_read_ends_its_records(tmp_path: Path) -> None:
+    path = tmp_path / "large.pcap"
+    path.write_bytes(pcap((n, 0, bytes(1500)) for n in range(2_000)))
+    reader = open_capture(str(path))
+    _, records = next(reader.batches())
+    it = iter(records)
+    first = [next(it) for _ in range(10)]
+    reader.close()
+    assert list(it) == []
+    assert [rec[1] for rec in first] == [40 + 1516 * n for n in range(10)]
+    assert reader.error is None
+
+
+def test_closing_a_stream_mid_read_keeps_its_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pcapfile, "_CHUNK", 4096)
+    content = pcap((n, 0, payload(n % 50)) for n in range(500))
+    with stdin_pipe(content, pieces=[len(content)]), open_capture("-") as reader:
+        batches = reader.batches()
+        buf, records = next(batches)
+        first = list(records)
+        reader.close()
+        assert list(batches) == []
+    assert len(first) >= 1
+    assert [bytes(buf[off : off + caplen]) for _, off, caplen, _, _, _ in first] == [
+        payload(n % 50) for n in range(len(first))
+    ]
+    assert reader.error is None
 
 
 # --- the real corpus ----------------------------------------------------------------------------
@@ -613,14 +997,15 @@ def test_corpus_reads_cleanly(path: Path) -> None:
     with open_capture(str(path)) as reader:
         count = 0
         last_end = 0
-        for _ts, off, caplen, wirelen, iface, linktype in reader:
-            count += 1
-            assert last_end < off and off + caplen <= reader.size
-            assert 0 <= iface < len(reader.interfaces)
-            assert reader.interfaces[iface].linktype == linktype
-            assert caplen <= wirelen or reader.format_name == "pcapng"
-            last_end = off + caplen
+        for buf, records in reader.batches():
+            for _ts, off, caplen, wirelen, iface, linktype in records:
+                count += 1
+                assert last_end < off and off + caplen <= len(buf)
+                assert 0 <= iface < len(reader.interfaces)
+                assert reader.interfaces[iface].linktype == linktype
+                assert caplen <= wirelen or reader.format_name == "pcapng"
+                last_end = off + caplen
         assert reader.error is None
         assert count > 0
-        assert reader.position == reader.size
+        assert reader.position == reader.size == path.stat().st_size
         assert reader.format_name == path.suffix[1:]

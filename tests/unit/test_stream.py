@@ -6,16 +6,16 @@ import pytest
 
 from fathom.flow.flow import Flow
 from fathom.flow.stream import StreamDirection, StreamStats
-from tests.recording import RecordingConsumer
+from tests.recording import RecordingLayer
 
 ISN = 1000
 
 
 def make_stream(
     policy: str = "first", depth: int = 0, max_queued: int = 1 << 20, memcap: int = 1 << 20
-) -> tuple[StreamDirection, RecordingConsumer, StreamStats, Flow]:
-    flow = Flow(7, b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", 40000, 80, 6, 4, 0, 0, 0.0, 1)
-    consumer = RecordingConsumer()
+) -> tuple[StreamDirection, RecordingLayer, StreamStats, Flow]:
+    flow = Flow(7, b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02", 40000, 80, 6, 4, 0, 0, 0.0, 1, 0)
+    consumer = RecordingLayer()
     stats = StreamStats(memcap)
     stream = StreamDirection(flow, True, consumer, stats, depth, max_queued, policy)
     flow.stream_ts = stream
@@ -151,7 +151,7 @@ def test_flush_delivers_across_remaining_holes() -> None:
     assert stats.memuse == 0
 
 
-def test_depth_truncates_and_bypasses_when_both_sides_done() -> None:
+def test_depth_truncates_and_stops_each_direction() -> None:
     stream, consumer, stats, flow = make_stream(depth=5)
     other = StreamDirection(flow, False, consumer, stats, 5, 1 << 20, "first")
     flow.stream_tc = other
@@ -163,13 +163,15 @@ def test_depth_truncates_and_bypasses_when_both_sides_done() -> None:
     assert not flow.bypassed
     other.segment(5000, b"0123456789", 0, 10)
     assert consumer.stream(7, False) == b"01234"
-    assert flow.bypassed
+    assert other.done
+    # Bypassing the flow is the TCP tracker's decision, not the stream's.
+    assert not flow.bypassed
     assert stats.depth_reached == 2
 
 
 def test_sequence_wraparound() -> None:
-    flow = Flow(1, b"\x01" * 4, b"\x02" * 4, 1, 2, 6, 4, 0, 0, 0.0, 1)
-    consumer = RecordingConsumer()
+    flow = Flow(1, b"\x01" * 4, b"\x02" * 4, 1, 2, 6, 4, 0, 0, 0.0, 1, 0)
+    consumer = RecordingLayer()
     stream = StreamDirection(flow, True, consumer, StreamStats(1 << 20), 0, 1 << 20, "first")
     stream.start(0xFFFFFFFE)
     stream.segment(0x00000001, b"de", 0, 2)  # past the wrap, out of order
@@ -179,8 +181,8 @@ def test_sequence_wraparound() -> None:
 
 
 def test_midstream_direction_starts_at_first_segment() -> None:
-    flow = Flow(1, b"\x01" * 4, b"\x02" * 4, 1, 2, 6, 4, 0, 0, 0.0, 1)
-    consumer = RecordingConsumer()
+    flow = Flow(1, b"\x01" * 4, b"\x02" * 4, 1, 2, 6, 4, 0, 0, 0.0, 1, 0)
+    consumer = RecordingLayer()
     stream = StreamDirection(flow, True, consumer, StreamStats(1 << 20), 0, 1 << 20, "first")
     stream.segment(123456, b"xyz", 0, 3)
     assert consumer.stream(1, True) == b"xyz"

@@ -54,8 +54,9 @@ ETH_ARP = 0x0806
 ETH_PPPOE_SESSION = 0x8864
 ETH_MPLS = 0x8847
 ETH_TEB = 0x6558  # transparent Ethernet bridging, inside GRE
-_PPP_IPV4 = 0x0021
-_PPP_IPV6 = 0x0057
+# PPP protocol numbers and IP version nibbles as the ethertype they stand for: one dispatch serves all.
+_PPP_ETHERTYPE = {0x0021: ETH_IPV4, 0x0057: ETH_IPV6}
+_IP_VERSION_ETHERTYPE = tuple({4: ETH_IPV4, 6: ETH_IPV6}.get(version, -1) for version in range(16))
 PROTO_IPIP = 4
 PROTO_IPV6_IN_IP = 41
 PROTO_GRE = 47
@@ -63,6 +64,8 @@ VXLAN_PORT = 4789
 # Tunnels nested deeper than this are not followed: bounds work on crafted packets.
 MAX_TUNNEL_DEPTH = 3
 _VLAN_TYPES = frozenset((0x8100, 0x88A8, 0x9100))
+# Tags one frame may carry, as in Suricata: a deeper stack ends decoding.
+MAX_VLAN_LAYERS = 3
 # Address families that BSD loopback headers use for IPv6 on different systems.
 _AF_INET6 = frozenset((10, 24, 28, 30))
 
@@ -89,7 +92,7 @@ _ICMP = struct.Struct("!BB")
 class Decoder:
     """Decodes link, network and transport headers; owns IP fragment reassembly."""
 
-    __slots__ = ("defrag", "errors", "non_ip", "reassembled")
+    __slots__ = ("defrag", "errors", "non_ip")
 
     def __init__(self, defrag: Defragmenter | None = None) -> None:
         self.defrag = defrag if defrag is not None else Defragmenter()
@@ -97,103 +100,105 @@ class Decoder:
         self.errors: Counter[str] = Counter()
         # Frames that are well-formed but not IP (ARP, LLDP, ...), by ethertype name.
         self.non_ip: Counter[str] = Counter()
-        # Datagrams rebuilt from fragments.
-        self.reassembled = 0
 
     def decode(self, buf: Buffer, off: int, caplen: int, linktype: int, pkt: Packet) -> bool:
-        end = off + caplen
-        vlan = 0
-        if linktype == LINKTYPE_ETHERNET:
-            if caplen >= 34:
-                # Fast path for the common frame: untagged IPv4, no options, not a fragment, whole.
-                etype, vihl, _, total, _, frag, ttl, proto, _, src, dst = _ETH_IP4.unpack_from(buf, off)
-                if etype == ETH_IPV4 and vihl == 0x45 and not frag & 0x3FFF and 20 <= total <= caplen - 14:
-                    pkt.buf = buf
-                    pkt.vlan = 0
-                    pkt.ip_version = 4
-                    pkt.src = src
-                    pkt.dst = dst
-                    pkt.proto = proto
-                    pkt.ttl = ttl
-                    return self._transport(buf, off + 34, off + 14 + total, proto, pkt, 0)
-            elif caplen < 14:
-                self.errors["ethernet.truncated"] += 1
-                return False
-            etype = _U16.unpack_from(buf, off + 12)[0]
-            off += 14
-            if etype in _VLAN_TYPES:
-                while etype in _VLAN_TYPES:
-                    if off + 4 > end:
-                        self.errors["vlan.truncated"] += 1
-                        return False
-                    tci, etype = _VLAN.unpack_from(buf, off)
-                    vlan = (vlan << 13) | 0x1000 | (tci & 0xFFF)
-                    off += 4
-        else:
-            off, etype = self._link_header(buf, off, end, linktype)
-            if etype < 0:
-                return False
-            if etype != ETH_IPV4 and etype != ETH_IPV6:
-                pkt.buf = buf
-                pkt.vlan = 0
-                return self._other_ethertype(buf, off, end, etype, pkt, 0)
         pkt.buf = buf
-        pkt.vlan = vlan
-        if etype == ETH_IPV4:
-            return self._ipv4(buf, off, end, pkt, 0)
-        if etype == ETH_IPV6:
-            return self._ipv6(buf, off, end, pkt, 0)
-        return self._other_ethertype(buf, off, end, etype, pkt, 0)
-
-    def _other_ethertype(self, buf: Buffer, off: int, end: int, etype: int, pkt: Packet, level: int) -> bool:
-        """PPPoE sessions and MPLS carry IP too; anything else is counted as non-IP."""
-        if etype == ETH_PPPOE_SESSION:
-            if off + 8 > end:
-                self.errors["pppoe.truncated"] += 1
-                return False
-            ppp = _U16.unpack_from(buf, off + 6)[0]
-            if ppp == _PPP_IPV4:
-                return self._ipv4(buf, off + 8, end, pkt, level)
-            if ppp == _PPP_IPV6:
-                return self._ipv6(buf, off + 8, end, pkt, level)
-            self.non_ip[f"ppp protocol {ppp:#06x}"] += 1
+        pkt.vlan = 0
+        if linktype == LINKTYPE_ETHERNET:
+            if caplen < 34:
+                return self._ethernet(buf, off, off + caplen, pkt, 0)
+            # Fast path for the common frame: untagged IPv4, no options, not a fragment, whole.
+            etype, vihl, _, total, _, frag, ttl, proto, _, src, dst = _ETH_IP4.unpack_from(buf, off)
+            if etype == ETH_IPV4 and vihl == 0x45 and not frag & 0x3FFF and 20 <= total <= caplen - 14:
+                pkt.ip_version = 4
+                pkt.src = src
+                pkt.dst = dst
+                pkt.proto = proto
+                pkt.ttl = ttl
+                return self._transport(buf, off + 34, off + 14 + total, proto, pkt, 0)
+            # The Ethernet header is whole and its ethertype already read.
+            return self._network(buf, off + 14, off + caplen, etype, pkt, 0)
+        end = off + caplen
+        off, etype = self._link_header(buf, off, end, linktype)
+        if etype < 0:
             return False
-        if etype == ETH_MPLS:
-            while True:
-                if off + 4 > end:
-                    self.errors["mpls.truncated"] += 1
-                    return False
-                bottom = buf[off + 2] & 1
-                off += 4
-                if bottom:
-                    break
-            if off < end and buf[off] >> 4 == 4:
-                return self._ipv4(buf, off, end, pkt, level)
-            if off < end and buf[off] >> 4 == 6:
-                return self._ipv6(buf, off, end, pkt, level)
-            self.non_ip["mpls payload"] += 1
-            return False
-        self.non_ip["arp" if etype == ETH_ARP else f"ethertype {etype:#06x}"] += 1
-        return False
+        return self._network(buf, off, end, etype, pkt, 0)
 
     def _ethernet(self, buf: Buffer, off: int, end: int, pkt: Packet, level: int) -> bool:
-        """An Ethernet frame inside a tunnel (VXLAN, GRE bridging)."""
+        """An Ethernet frame: the capture's link layer, or inside a tunnel (VXLAN, GRE bridging)."""
         if off + 14 > end:
             self.errors["ethernet.truncated"] += 1
             return False
-        etype = _U16.unpack_from(buf, off + 12)[0]
-        off += 14
-        while etype in _VLAN_TYPES:
-            if off + 4 > end:
-                self.errors["vlan.truncated"] += 1
-                return False
-            etype = _U16.unpack_from(buf, off + 2)[0]
-            off += 4
+        return self._network(buf, off + 14, end, _U16.unpack_from(buf, off + 12)[0], pkt, level)
+
+    def _network(self, buf: Buffer, off: int, end: int, etype: int, pkt: Packet, level: int) -> bool:
+        """Decode a payload named by ethertype: 802.1Q tags first, then IPv4, IPv6 or the rarer types."""
+        if etype in _VLAN_TYPES:
+            off, etype, pkt.vlan = self._vlan_tags(buf, off, end, etype, pkt.vlan)
         if etype == ETH_IPV4:
             return self._ipv4(buf, off, end, pkt, level)
         if etype == ETH_IPV6:
             return self._ipv6(buf, off, end, pkt, level)
+        if etype < 0:
+            return False
         return self._other_ethertype(buf, off, end, etype, pkt, level)
+
+    def _vlan_tags(self, buf: Buffer, off: int, end: int, etype: int, vlan: int) -> tuple[int, int, int]:
+        """Walk one frame's 802.1Q/802.1ad tags, the first of them announced by ``etype`` at ``off``.
+
+        Returns the offset past the tags, the ethertype they carry (-1 when the tags are malformed) and
+        ``vlan`` with their ids appended, so tags inside a tunnel follow the outer frame's.
+        """
+        layers = 0
+        while True:
+            if off + 4 > end:
+                self.errors["vlan.truncated"] += 1
+                return off, -1, vlan
+            tci, etype = _VLAN.unpack_from(buf, off)
+            vlan = (vlan << 13) | 0x1000 | (tci & 0xFFF)
+            off += 4
+            if etype not in _VLAN_TYPES:
+                return off, etype, vlan
+            layers += 1
+            if layers == MAX_VLAN_LAYERS:
+                self.errors["vlan.too_many_layers"] += 1
+                return off, -1, vlan
+
+    def _other_ethertype(self, buf: Buffer, off: int, end: int, etype: int, pkt: Packet, level: int) -> bool:
+        """PPPoE sessions and MPLS carry IP too; anything else is counted as non-IP."""
+        if etype == ETH_PPPOE_SESSION:
+            return self._pppoe(buf, off, end, pkt, level)
+        if etype == ETH_MPLS:
+            return self._mpls(buf, off, end, pkt, level)
+        self.non_ip["arp" if etype == ETH_ARP else f"ethertype {etype:#06x}"] += 1
+        return False
+
+    def _pppoe(self, buf: Buffer, off: int, end: int, pkt: Packet, level: int) -> bool:
+        if off + 8 > end:
+            self.errors["pppoe.truncated"] += 1
+            return False
+        ppp = _U16.unpack_from(buf, off + 6)[0]
+        etype = _PPP_ETHERTYPE.get(ppp, -1)
+        if etype < 0:
+            self.non_ip[f"ppp protocol {ppp:#06x}"] += 1
+            return False
+        return self._network(buf, off + 8, end, etype, pkt, level)
+
+    def _mpls(self, buf: Buffer, off: int, end: int, pkt: Packet, level: int) -> bool:
+        while True:
+            if off + 4 > end:
+                self.errors["mpls.truncated"] += 1
+                return False
+            bottom = buf[off + 2] & 1
+            off += 4
+            if bottom:
+                break
+        # No type field follows the label stack: IP is told apart by its version nibble.
+        etype = _IP_VERSION_ETHERTYPE[buf[off] >> 4] if off < end else -1
+        if etype < 0:
+            self.non_ip["mpls payload"] += 1
+            return False
+        return self._network(buf, off, end, etype, pkt, level)
 
     def _gre(self, buf: Buffer, off: int, end: int, pkt: Packet, level: int) -> bool:
         if off + 4 > end:
@@ -204,12 +209,11 @@ class Decoder:
             # Version 1 is PPTP's enhanced GRE: not a plain tunnel. Track it as a GRE flow.
             return self._transport(buf, off, end, PROTO_GRE, pkt, MAX_TUNNEL_DEPTH)
         off += 4 + (4 if flags & 0x8000 else 0) + (4 if flags & 0x2000 else 0) + (4 if flags & 0x1000 else 0)
-        if etype == ETH_IPV4:
-            return self._ipv4(buf, off, end, pkt, level)
-        if etype == ETH_IPV6:
-            return self._ipv6(buf, off, end, pkt, level)
         if etype == ETH_TEB:
             return self._ethernet(buf, off, end, pkt, level)
+        # Only IP and bridged Ethernet are followed; other payloads are counted by type.
+        if etype in (ETH_IPV4, ETH_IPV6):
+            return self._network(buf, off, end, etype, pkt, level)
         self.non_ip[f"gre payload {etype:#06x}"] += 1
         return False
 
@@ -219,13 +223,10 @@ class Decoder:
             if off >= end:
                 self.errors["raw.empty"] += 1
                 return off, -1
-            version = buf[off] >> 4
-            if version == 4:
-                return off, ETH_IPV4
-            if version == 6:
-                return off, ETH_IPV6
-            self.errors["raw.bad_ip_version"] += 1
-            return off, -1
+            etype = _IP_VERSION_ETHERTYPE[buf[off] >> 4]
+            if etype < 0:
+                self.errors["raw.bad_ip_version"] += 1
+            return off, etype
         if linktype in (LINKTYPE_NULL, LINKTYPE_LOOP):
             if off + 4 > end:
                 self.errors["null.truncated"] += 1
@@ -240,16 +241,17 @@ class Decoder:
                 return off + 4, ETH_IPV6
             self.non_ip[f"loopback family {family}"] += 1
             return off, -1
+        # Cooked captures may still carry 802.1Q tags in the payload: the ethertype dispatch walks them.
         if linktype == LINKTYPE_LINUX_SLL:
             if off + 16 > end:
                 self.errors["sll.truncated"] += 1
                 return off, -1
-            return self._skip_vlans(buf, off + 16, end, _U16.unpack_from(buf, off + 14)[0])
+            return off + 16, _U16.unpack_from(buf, off + 14)[0]
         if linktype == LINKTYPE_LINUX_SLL2:
             if off + 20 > end:
                 self.errors["sll2.truncated"] += 1
                 return off, -1
-            return self._skip_vlans(buf, off + 20, end, _U16.unpack_from(buf, off)[0])
+            return off + 20, _U16.unpack_from(buf, off)[0]
         if linktype == LINKTYPE_C_HDLC:
             if off + 4 > end:
                 self.errors["chdlc.truncated"] += 1
@@ -257,16 +259,6 @@ class Decoder:
             return off + 4, _U16.unpack_from(buf, off + 2)[0]
         self.errors[f"linktype.unsupported_{linktype}"] += 1
         return off, -1
-
-    def _skip_vlans(self, buf: Buffer, off: int, end: int, etype: int) -> tuple[int, int]:
-        """Cooked captures may still carry 802.1Q tags in the payload."""
-        while etype in _VLAN_TYPES:
-            if off + 4 > end:
-                self.errors["vlan.truncated"] += 1
-                return off, -1
-            etype = _U16.unpack_from(buf, off + 2)[0]
-            off += 4
-        return off, etype
 
     def _ipv4(self, buf: Buffer, off: int, end: int, pkt: Packet, level: int) -> bool:
         if off + 20 > end:
@@ -306,7 +298,6 @@ class Decoder:
             )
             if data is None:
                 return False
-            self.reassembled += 1
             pkt.buf = buf = data
             off = 0
             ip_end = len(data)
@@ -343,7 +334,6 @@ class Decoder:
                 )
                 if data is None:
                     return False
-                self.reassembled += 1
                 # Headers after the fragment header sit inside the reassembled data.
                 pkt.buf = buf = data
                 off = 0

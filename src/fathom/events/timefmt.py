@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 
-
-@lru_cache(maxsize=4096)
-def _second(secs: int) -> str:
-    # Events cluster in time, so a second's date-and-time text is reused many times.
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+# Date-and-time text by whole second: events cluster in time, so each is reused many times.
+# Cleared when full, so bounded.
+_SECONDS: dict[int, str] = {}
+_SECONDS_MAX = 4096
 
 
 def eve_timestamp(ts: float) -> str:
-    secs, frac = divmod(round(ts * 1_000_000), 1_000_000)
-    return f"{_second(secs)}.{frac:06d}+0000"
+    micros = round(ts * 1_000_000)
+    secs = micros // 1_000_000
+    text = _SECONDS.get(secs)
+    if text is None:
+        if len(_SECONDS) >= _SECONDS_MAX:
+            _SECONDS.clear()
+        text = _SECONDS[secs] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return "%s.%06d+0000" % (text, micros - secs * 1_000_000)  # noqa: UP031 (faster than format here)

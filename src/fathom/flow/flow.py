@@ -32,6 +32,8 @@ END_FORCED = "forced"
 END_SHUTDOWN = "shutdown"
 END_TCP_REUSE = "tcp_reuse"
 
+_NO_SLOTS: list[object] = []
+
 
 class Flow:
     """One conversation. ``src``/``sport`` is the client: the side that opened it, or that the
@@ -39,7 +41,6 @@ class Flow:
 
     __slots__ = (
         "alerted",
-        "app",
         "app_proto",
         "bypassed",
         "bytes_tc",
@@ -47,11 +48,12 @@ class Flow:
         "dport",
         "dst",
         "end_reason",
-        "first_pcap_cnt",
         "first_seq_tc",
         "first_seq_ts",
         "icmp_code",
         "icmp_type",
+        "idle_class",
+        "idle_key",
         "iface",
         "ip_version",
         "keys",
@@ -62,6 +64,7 @@ class Flow:
         "pkts_ts",
         "proto",
         "serial",
+        "slots",
         "sport",
         "src",
         "start",
@@ -88,6 +91,7 @@ class Flow:
         iface: int,
         ts: float,
         pcap_cnt: int,
+        slot_count: int,
     ) -> None:
         # Creation order within this engine: makes flow ids unique and deterministic.
         self.serial = serial
@@ -101,7 +105,6 @@ class Flow:
         self.iface = iface
         self.start = ts
         self.last = ts
-        self.first_pcap_cnt = pcap_cnt
         self.last_pcap_cnt = pcap_cnt
         self.pkts_ts = 0
         self.pkts_tc = 0
@@ -124,9 +127,14 @@ class Flow:
         self.first_seq_tc = -1
         self.icmp_type = -1
         self.icmp_code = -1
+        # Published by the application layer: what the flow speaks, as Suricata names it.
         self.app_proto: str | None = None
-        self.app: object = None
         self.alerted = False
+        # Per-layer state (see fathom.flow.slots); empty when no layer keeps any.
+        self.slots: list[object] = [None] * slot_count if slot_count else _NO_SLOTS
+        # Where the expiry index filed the flow: its idle timeout then, and the second of its last packet.
+        self.idle_class = 0.0
+        self.idle_key = 0
         self.end_reason = ""
         # The table keys (both directions) under which this flow is filed.
         self.keys: tuple[FlowKey, FlowKey] | None = None

@@ -1,6 +1,6 @@
 """TCP reassembly for one direction of a connection.
 
-In-order data is handed to the consumer as it arrives, without copying, exactly as a live stream
+In-order data is handed to the upper layers as it arrives, without copying, exactly as a live stream
 would deliver it. Out-of-order segments are copied into a queue (bounded per direction and by a
 global memcap) and delivered once the hole before them is filled.
 
@@ -11,59 +11,25 @@ bytes replace queued ones (as Linux does for segments still in its out-of-order 
 available through the config. Data already delivered is never revised.
 
 Gaps: when the receiver acknowledges bytes the capture never saw, when the queue outgrows its
-bound, or when the flow ends with holes left, the consumer is told the size of the missing range
+bound, or when the flow ends with holes left, the layers are told the size of the missing range
 (``on_gap``) and delivery resumes after it.
 
-Depth: after ``depth`` bytes in a direction, reassembly stops for that direction. When both
-directions are done, the flow is bypassed: later packets only update counters.
+Depth: after ``depth`` bytes in a direction, reassembly stops for that direction (``done``); the
+TCP tracker bypasses the flow when both directions are done.
 """
 
 from __future__ import annotations
 
 import bisect
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fathom.decode.packet import Buffer
+    from fathom.flow.consumer import Layer
     from fathom.flow.flow import Flow
 
 POLICY_FIRST = "first"
 POLICY_LAST = "last"
-POLICIES = (POLICY_FIRST, POLICY_LAST)
-
-
-class StreamConsumer(Protocol):
-    """The next layer: receives each direction's bytes in order.
-
-    ``on_data`` gets ``length`` bytes at ``buf[off:]`` rather than a slice, so bytes that no one
-    reads are never copied; ``buf`` is only valid during the call.
-    """
-
-    def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None: ...
-
-    def on_gap(self, flow: Flow, to_server: bool, length: int) -> None: ...
-
-    def on_datagram(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None: ...
-
-    def on_flow_end(self, flow: Flow) -> None: ...
-
-
-class NullConsumer:
-    """Accepts data and does nothing with it: the engine's no-application-layer path."""
-
-    __slots__ = ()
-
-    def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
-        pass
-
-    def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
-        pass
-
-    def on_datagram(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
-        pass
-
-    def on_flow_end(self, flow: Flow) -> None:
-        pass
 
 
 class StreamStats:
@@ -100,19 +66,14 @@ class StreamStats:
         return {name: getattr(self, name) for name in self.__slots__ if name != "memcap"}
 
 
-def seq_diff(a: int, b: int) -> int:
-    """Signed distance from sequence number b to a, modulo 2**32."""
-    return ((a - b + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-
-
 class StreamDirection:
     """Reassembly state for the bytes one side sends."""
 
     __slots__ = (
-        "consumer",
         "depth_left",
         "done",
         "flow",
+        "layer",
         "max_queued",
         "next_offset",
         "next_seq",
@@ -127,7 +88,7 @@ class StreamDirection:
         self,
         flow: Flow,
         to_server: bool,
-        consumer: StreamConsumer,
+        layer: Layer,
         stats: StreamStats,
         depth: int,
         max_queued: int,
@@ -135,7 +96,7 @@ class StreamDirection:
     ) -> None:
         self.flow = flow
         self.to_server = to_server
-        self.consumer = consumer
+        self.layer = layer
         self.stats = stats
         # Sequence number of the next byte to deliver; None until the direction's start is known.
         self.next_seq: int | None = None
@@ -171,7 +132,7 @@ class StreamDirection:
             self.next_seq = (next_seq + length) & 0xFFFFFFFF
             self.next_offset += length
             self.stats.delivered_bytes += length
-            self.consumer.on_data(self.flow, self.to_server, buf, off, length)
+            self.layer.on_data(self.flow, self.to_server, buf, off, length)
             return
         if diff < 0:
             if diff + length <= 0:
@@ -200,16 +161,16 @@ class StreamDirection:
         self.next_offset += length
         self.stats.delivered_bytes += length
         if length:
-            self.consumer.on_data(self.flow, self.to_server, buf, off, length)
+            self.layer.on_data(self.flow, self.to_server, buf, off, length)
 
     def _reach_depth(self) -> None:
-        self.done = True
         self.stats.depth_reached += 1
+        self.stop()
+
+    def stop(self) -> None:
+        """Reassemble nothing more in this direction; queued data is dropped."""
+        self.done = True
         self._drop_queue()
-        flow = self.flow
-        other = flow.stream_tc if self.to_server else flow.stream_ts
-        if other is not None and other.done:
-            flow.bypassed = True
 
     def _enqueue(self, start: int, data: bytes) -> None:
         stats = self.stats
@@ -301,7 +262,7 @@ class StreamDirection:
             if self.depth_left == 0:
                 self._reach_depth()
                 return
-        self.consumer.on_gap(self.flow, self.to_server, missing)
+        self.layer.on_gap(self.flow, self.to_server, missing)
         self._drain()
 
     def acked(self, ack: int) -> None:

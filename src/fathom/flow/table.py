@@ -2,6 +2,8 @@
 
 Each flow is filed under both of its directional keys, so a packet costs one dict lookup and the
 entry says which way it travels. Keys are (src, dst, sport, dport, proto, vlan, interface).
+Expiry and eviction go through an :class:`IdleIndex`: O(1) per packet whatever the table size, and
+the memory cap ends the longest-idle flows first.
 """
 
 from __future__ import annotations
@@ -9,7 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fathom.config import FlowConfig, StreamConfig
-from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, TH_ACK, TH_SYN, Packet
+from fathom.decode.packet import (
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_TCP,
+    PROTO_UDP,
+    TH_ACK,
+    TH_FIN,
+    TH_RST,
+    TH_SYN,
+    Packet,
+)
+from fathom.flow.consumer import Layer, end_hook, packet_hook
+from fathom.flow.expiry import IdleIndex
 from fathom.flow.flow import (
     END_FORCED,
     END_SHUTDOWN,
@@ -19,20 +33,22 @@ from fathom.flow.flow import (
     Flow,
     FlowKey,
 )
-from fathom.flow.stream import StreamConsumer, StreamStats
-from fathom.flow.tcp import TcpTracker
+from fathom.flow.stream import StreamStats
+from fathom.flow.tcp import TcpTracker, bypass
 
 FlowEndHandler = Callable[[Flow], None]
 
-# Memory one flow holds (the Flow, its two table entries and key tuples: 966 bytes measured with
-# tracemalloc on CPython 3.11) and one TCP stream direction (217 bytes), rounded up. Queued
-# out-of-order data is bounded separately by the stream memcap.
+# Memory one flow holds (the Flow, its two table entries and key tuples, its expiry entry: about
+# 980 bytes measured with tracemalloc on CPython 3.11) and one TCP stream direction (217 bytes),
+# rounded up. Queued out-of-order data is bounded separately by the stream memcap.
 FLOW_COST_BYTES = 1000
 STREAM_COST_BYTES = 232
+# Seconds of capture time between expiry passes.
+EXPIRY_INTERVAL = 1.0
 
 
 class FlowTableStats:
-    __slots__ = ("created", "ended", "evicted", "reused", "streams_freed", "sweeps", "timed_out")
+    __slots__ = ("bypassed", "created", "ended", "evicted", "reused", "streams_freed", "timed_out")
 
     def __init__(self) -> None:
         self.created = 0
@@ -41,7 +57,8 @@ class FlowTableStats:
         self.evicted = 0
         self.timed_out = 0
         self.reused = 0
-        self.sweeps = 0
+        # Flows that ended bypassed: by a layer's verdict or with both directions at stream depth.
+        self.bypassed = 0
         self.streams_freed = 0
 
     def as_dict(self) -> dict[str, int]:
@@ -50,40 +67,44 @@ class FlowTableStats:
 
 class FlowTable:
     __slots__ = (
-        "consumer",
         "flows",
+        "idle",
         "memcap",
-        "next_sweep",
+        "next_expiry",
         "on_end",
+        "on_flow_end",
+        "on_packet",
         "other_timeouts",
         "serial",
+        "slot_count",
         "stats",
-        "sweep_interval",
         "tcp",
         "udp_timeouts",
     )
 
     def __init__(
         self,
-        consumer: StreamConsumer,
+        layer: Layer,
         on_end: FlowEndHandler,
         flow: FlowConfig | None = None,
         stream: StreamConfig | None = None,
-        sweep_interval: float = 1.0,
+        slot_count: int = 0,
     ) -> None:
         flow = flow or FlowConfig()
         stream = stream or StreamConfig()
-        self.consumer = consumer
+        self.on_packet = packet_hook(layer)
+        self.on_flow_end = end_hook(layer)
         self.on_end = on_end
         self.flows: dict[FlowKey, tuple[Flow, bool]] = {}
+        self.idle = IdleIndex()
         self.memcap = flow.memcap
         self.udp_timeouts = flow.udp
         self.other_timeouts = flow.other
         self.stats = FlowTableStats()
-        self.tcp = TcpTracker(consumer, StreamStats(stream.memcap), stream, flow.tcp)
+        self.tcp = TcpTracker(layer, self.on_packet, StreamStats(stream.memcap), stream, flow.tcp)
         self.serial = 0
-        self.sweep_interval = sweep_interval
-        self.next_sweep = 0.0
+        self.slot_count = slot_count
+        self.next_expiry = 0.0
 
     def __len__(self) -> int:
         return len(self.flows) >> 1
@@ -98,8 +119,8 @@ class FlowTable:
         streams = self.tcp.streams_created - self.stats.streams_freed
         return len(self) * FLOW_COST_BYTES + streams * STREAM_COST_BYTES
 
-    def process(self, pkt: Packet) -> Flow:
-        """Account one decoded packet to its flow, creating the flow if needed."""
+    def process(self, pkt: Packet) -> None:
+        """Account one decoded packet to its flow (creating it if needed) and pass it up."""
         ts = pkt.ts
         entry = self.flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.vlan, pkt.iface))
         if entry is None:
@@ -122,6 +143,9 @@ class FlowTable:
             flow.bytes_tc += pkt.wirelen
         if pkt.proto == PROTO_TCP:
             self.tcp.packet(flow, to_server, pkt)
+            if pkt.tcp_flags & (TH_FIN | TH_RST) and flow.timeout < flow.idle_class:
+                # Closing shortens the timeout: refile so the flow expires on time.
+                self.idle.file(flow)
         else:
             if not to_server and flow.state < STATE_ESTABLISHED:
                 flow.state = STATE_ESTABLISHED
@@ -130,19 +154,22 @@ class FlowTable:
                     if pkt.proto == PROTO_UDP
                     else self.other_timeouts.established
                 )
-            if pkt.payload_len and not flow.bypassed:
-                self.consumer.on_datagram(flow, to_server, pkt.buf, pkt.payload_off, pkt.payload_len)
-        if ts >= self.next_sweep:
-            self.sweep(ts)
-        return flow
+            if self.on_packet is not None and not flow.bypassed:
+                self.on_packet(pkt, flow, to_server)
+        if ts >= self.next_expiry:
+            self.expire(ts)
 
     def _create(self, pkt: Packet) -> tuple[Flow, bool]:
         """Start a flow with ``pkt``; return it and whether ``pkt`` travels to the server."""
-        if self.memuse + FLOW_COST_BYTES > self.memcap:
+        # self.memuse, inlined: this runs for every new flow.
+        streams = self.tcp.streams_created - self.stats.streams_freed
+        memuse = (len(self.flows) >> 1) * FLOW_COST_BYTES + streams * STREAM_COST_BYTES
+        if memuse + FLOW_COST_BYTES > self.memcap:
             self._make_room(pkt.ts)
         src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
+        proto = pkt.proto
         # A SYN-ACK comes from the server: the flow's client is its destination.
-        from_server = pkt.proto == PROTO_TCP and pkt.tcp_flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK
+        from_server = proto == PROTO_TCP and pkt.tcp_flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK
         if from_server:
             src, dst, sport, dport = dst, src, dport, sport
         self.serial += 1
@@ -152,27 +179,29 @@ class FlowTable:
             dst,
             sport,
             dport,
-            pkt.proto,
+            proto,
             pkt.ip_version,
             pkt.vlan,
             pkt.iface,
             pkt.ts,
             pkt.pcap_cnt,
+            self.slot_count,
         )
-        fwd = (src, dst, sport, dport, pkt.proto, pkt.vlan, pkt.iface)
-        rev = (dst, src, dport, sport, pkt.proto, pkt.vlan, pkt.iface)
+        fwd = (src, dst, sport, dport, proto, pkt.vlan, pkt.iface)
+        rev = (dst, src, dport, sport, proto, pkt.vlan, pkt.iface)
         flow.keys = (fwd, rev)
         # A flow between one address and port and itself has one key; it must read as to-server.
         self.flows[rev] = (flow, False)
         self.flows[fwd] = (flow, True)
         self.stats.created += 1
-        if pkt.proto == PROTO_TCP:
+        if proto == PROTO_TCP:
             self.tcp.open(flow, pkt)
         else:
-            flow.timeout = self.udp_timeouts.new if pkt.proto == PROTO_UDP else self.other_timeouts.new
-            if pkt.proto in (PROTO_ICMP, PROTO_ICMPV6):
+            flow.timeout = self.udp_timeouts.new if proto == PROTO_UDP else self.other_timeouts.new
+            if proto in (PROTO_ICMP, PROTO_ICMPV6):
                 flow.icmp_type = pkt.icmp_type
                 flow.icmp_code = pkt.icmp_code
+        self.idle.file(flow)
         return flow, not from_server
 
     def _end(self, flow: Flow, reason: str) -> None:
@@ -183,48 +212,47 @@ class FlowTable:
         self.flows.pop(keys[0], None)
         self.flows.pop(keys[1], None)
         flow.end_reason = reason
+        stats = self.stats
         if flow.proto == PROTO_TCP:
-            self.tcp.close(flow)
-            self.stats.streams_freed += (flow.stream_ts is not None) + (flow.stream_tc is not None)
-        self.stats.ended += 1
+            stats.streams_freed += self.tcp.close(flow)
+        stats.ended += 1
+        if flow.bypassed:
+            stats.bypassed += 1
         if reason == END_TIMEOUT:
-            self.stats.timed_out += 1
+            stats.timed_out += 1
         elif reason == END_FORCED:
-            self.stats.evicted += 1
+            stats.evicted += 1
         elif reason == END_TCP_REUSE:
-            self.stats.reused += 1
-        self.consumer.on_flow_end(flow)
+            stats.reused += 1
+        if self.on_flow_end is not None:
+            self.on_flow_end(flow)
         self.on_end(flow)
 
-    def sweep(self, now: float) -> None:
-        """End every flow idle for longer than its state's timeout."""
-        self.next_sweep = now + self.sweep_interval
-        self.stats.sweeps += 1
-        expired = [
-            flow for flow, to_server in self.flows.values() if to_server and now - flow.last > flow.timeout
-        ]
-        for flow in expired:
-            self._end(flow, END_TIMEOUT)
+    def _end_timed_out(self, flow: Flow) -> None:
+        self._end(flow, END_TIMEOUT)
+
+    def _end_forced(self, flow: Flow) -> None:
+        self._end(flow, END_FORCED)
+
+    def expire(self, now: float) -> None:
+        """End every flow idle for longer than its state's timeout at ``now`` (capture or wall time)."""
+        self.next_expiry = now + EXPIRY_INTERVAL
+        self.idle.expire(now, self._end_timed_out)
+
+    def bypass(self, flow: Flow) -> None:
+        """A layer is done with ``flow``: later packets only update its counters."""
+        bypass(flow)
 
     def _make_room(self, now: float) -> None:
-        """The table is full: expire idle flows, then end the oldest until 1/64 of the cap is free."""
-        self.sweep(now)
+        """The table is full: expire idle flows, then end the longest-idle ones until 1/64 of the cap
+        is free (so a full table does not pay for an eviction on every new flow)."""
+        self.expire(now)
         target = self.memcap - max(FLOW_COST_BYTES, self.memcap >> 6)
-        if self.memuse <= target:
-            return
-        victims: list[Flow] = []
-        freed = 0
         excess = self.memuse - target
-        for flow, to_server in self.flows.values():
-            if to_server:
-                victims.append(flow)
-                freed += FLOW_COST_BYTES + STREAM_COST_BYTES * (
-                    (flow.stream_ts is not None) + (flow.stream_tc is not None)
-                )
-                if freed >= excess:
-                    break
-        for flow in victims:
-            self._end(flow, END_FORCED)
+        if excess > 0:
+            # Stream state makes some flows dearer: end at least enough flows, then check again.
+            while excess > 0 and self.idle.evict(-(-excess // FLOW_COST_BYTES), self._end_forced):
+                excess = self.memuse - target
 
     def flush(self) -> None:
         """The capture ended: end every remaining flow."""

@@ -1,13 +1,15 @@
 """TCP connection tracking: handshake, established, FIN/RST close, mid-stream pick-up.
 
-Feeds each direction's payload to its :class:`StreamDirection` and watches acknowledgements for
-data the capture missed.
+Hands each packet to the layers, feeds each direction's payload to its :class:`StreamDirection`,
+watches acknowledgements for data the capture missed, and bypasses a flow once both directions
+reached their depth.
 """
 
 from __future__ import annotations
 
 from fathom.config import StreamConfig, TimeoutConfig
 from fathom.decode.packet import TH_ACK, TH_FIN, TH_RST, TH_SYN, Packet
+from fathom.flow.consumer import Layer, PacketHook
 from fathom.flow.flow import (
     STATE_CLOSED,
     STATE_CLOSING,
@@ -20,20 +22,44 @@ from fathom.flow.flow import (
     TCP_SYN_SENT,
     Flow,
 )
-from fathom.flow.stream import StreamConsumer, StreamDirection, StreamStats
+from fathom.flow.stream import StreamDirection, StreamStats
 
 _CONTROL = TH_SYN | TH_FIN | TH_RST
+
+
+def bypass(flow: Flow) -> None:
+    """Nothing more is wanted from ``flow``: later packets only update counters and queued data is
+    dropped. The flow's verdicts (``alerted``, ``app_proto``) stay."""
+    flow.bypassed = True
+    for stream in (flow.stream_ts, flow.stream_tc):
+        if stream is not None:
+            stream.stop()
 
 
 class TcpTracker:
     """Per-engine TCP logic; the per-connection state lives on the :class:`Flow`."""
 
-    __slots__ = ("consumer", "depth", "max_queued", "policy", "stats", "streams_created", "timeouts")
+    __slots__ = (
+        "depth",
+        "layer",
+        "max_queued",
+        "on_packet",
+        "policy",
+        "stats",
+        "streams_created",
+        "timeouts",
+    )
 
     def __init__(
-        self, consumer: StreamConsumer, stats: StreamStats, stream: StreamConfig, timeouts: TimeoutConfig
+        self,
+        layer: Layer,
+        on_packet: PacketHook | None,
+        stats: StreamStats,
+        stream: StreamConfig,
+        timeouts: TimeoutConfig,
     ) -> None:
-        self.consumer = consumer
+        self.layer = layer
+        self.on_packet = on_packet
         self.stats = stats
         self.depth = stream.depth
         self.max_queued = stream.max_queued
@@ -58,7 +84,7 @@ class TcpTracker:
         """Reassembly state is made on a direction's first data, so handshakes that never carry
         any (scans, SYN floods) cost none."""
         stream = StreamDirection(
-            flow, to_server, self.consumer, self.stats, self.depth, self.max_queued, self.policy
+            flow, to_server, self.layer, self.stats, self.depth, self.max_queued, self.policy
         )
         first = flow.first_seq_ts if to_server else flow.first_seq_tc
         if first >= 0:
@@ -84,8 +110,14 @@ class TcpTracker:
             self._control(flow, to_server, flags, pkt)
         if flow.bypassed:
             return
+        if self.on_packet is not None:
+            self.on_packet(pkt, flow, to_server)
+            if flow.bypassed:
+                return
         if peer is not None and flags & TH_ACK and peer.queue:
             peer.acked(pkt.ack)
+            if peer.done:
+                self._check_depth(flow)
         if pkt.payload_len and not flags & TH_RST:
             if stream is None:
                 stream = self._new_stream(flow, to_server)
@@ -96,6 +128,15 @@ class TcpTracker:
                 stream.segment(pkt.seq + 1, pkt.buf, pkt.payload_off, pkt.payload_len)
             else:
                 stream.segment(pkt.seq, pkt.buf, pkt.payload_off, pkt.payload_len)
+            if stream.done:
+                self._check_depth(flow)
+
+    @staticmethod
+    def _check_depth(flow: Flow) -> None:
+        """Both directions at their depth: nothing more to reassemble, so bypass the flow."""
+        ts, tc = flow.stream_ts, flow.stream_tc
+        if ts is not None and tc is not None and ts.done and tc.done and not flow.bypassed:
+            bypass(flow)
 
     def _control(self, flow: Flow, to_server: bool, flags: int, pkt: Packet) -> None:
         """Handshake and teardown: the slow path, taken only for SYN/FIN/RST or before establishment."""
@@ -154,8 +195,15 @@ class TcpTracker:
             and flow.state >= STATE_CLOSING
         )
 
-    def close(self, flow: Flow) -> None:
-        """The flow ends: flush both directions across any remaining holes."""
+    def close(self, flow: Flow) -> int:
+        """The flow ends: flush both directions across any remaining holes, then drop them (which
+        breaks the flow-stream reference cycle, so the flow is freed as soon as it is unused).
+        Returns how many directions were dropped."""
+        freed = 0
         for stream in (flow.stream_ts, flow.stream_tc):
-            if stream is not None and stream.queue:
-                stream.flush()
+            if stream is not None:
+                freed += 1
+                if stream.queue:
+                    stream.flush()
+        flow.stream_ts = flow.stream_tc = None
+        return freed

@@ -1,0 +1,40 @@
+"""What the terminal report shows about flows: a sink that gathers it as flow events go by."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fathom.decode.packet import proto_name
+from fathom.events.schema import Event, FlowEvent
+
+# Bound on distinct addresses kept for the top-talkers table.
+MAX_TALKERS = 65536
+
+
+class FlowSummary:
+    def __init__(self) -> None:
+        self.by_proto: Counter[str] = Counter()
+        self.by_app: Counter[str] = Counter()
+        self.by_reason: Counter[str] = Counter()
+        self.talker_bytes: Counter[bytes] = Counter()
+        # Addresses left out of the top talkers once MAX_TALKERS were known.
+        self.talkers_dropped = 0
+
+    def emit(self, event: Event) -> None:
+        if not isinstance(event, FlowEvent):
+            return
+        flow = event.flow
+        self.by_proto[proto_name(flow.proto)] += 1
+        self.by_app[flow.app_proto or "unknown"] += 1
+        self.by_reason[flow.end_reason] += 1
+        total = flow.bytes_ts + flow.bytes_tc
+        talkers = self.talker_bytes
+        for addr in (flow.src, flow.dst):
+            if addr in talkers or len(talkers) < MAX_TALKERS:
+                talkers[addr] += total
+            else:
+                self.talkers_dropped += 1
+
+    @property
+    def flows(self) -> int:
+        return sum(self.by_proto.values())

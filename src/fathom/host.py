@@ -1,0 +1,28 @@
+"""What an upper layer may ask of the engine that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from fathom.events.schema import Event
+from fathom.flow.consumer import Layer
+from fathom.flow.flow import Flow
+from fathom.flow.slots import FlowSlot
+
+T = TypeVar("T")
+
+
+class LayerHost(Protocol):
+    def emit(self, event: Event) -> None:
+        """Send ``event`` to every sink."""
+
+    def bypass(self, flow: Flow) -> None:
+        """Stop inspecting ``flow``: later packets only update its counters; its verdicts stay."""
+
+    def new_slot(self, name: str, kind: type[T]) -> FlowSlot[T]:
+        """A per-flow state slot for the calling layer (only while the engine is being built)."""
+
+
+# Builds a layer for the engine given as host; the engine calls the factories in chain order.
+LayerFactory = Callable[[LayerHost], Layer]
