@@ -515,6 +515,18 @@ def test_fragments_of_different_datagrams_do_not_mix() -> None:
     assert d.defrag.stats["reassembled"] == 2
 
 
+def test_fragments_on_different_vlans_do_not_mix() -> None:
+    """The same addresses and IP id on two VLANs are two datagrams, as Suricata keys them."""
+    a = fragment(IP(src=A4, dst=B4, id=7) / UDP(sport=1, dport=2) / (b"a" * 300), fragsize=160)
+    b = fragment(IP(src=A4, dst=B4, id=7) / UDP(sport=3, dport=4) / (b"b" * 300), fragsize=160)
+    frames = [bytes(eth() / dot1q([vid], f)) for vid, f in ((10, a[0]), (20, b[0]), (20, b[1]), (10, a[1]))]
+    results, pkt, d = decode_all(frames)
+    assert results == [False, False, True, True]
+    assert summary(pkt) == expect(4, A4, B4, 17, 1, 2, b"a" * 300)
+    assert d.defrag.stats["reassembled"] == 2
+    assert d.defrag.stats["overlaps"] == 0
+
+
 # --- tunnels ------------------------------------------------------------------------------------
 
 

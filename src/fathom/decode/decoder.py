@@ -290,7 +290,7 @@ class Decoder:
         off += hlen
         if frag & 0x3FFF:
             data = self.defrag.add(
-                (4, src, dst, ident, proto),
+                (4, src, dst, ident, proto, pkt.vlan, pkt.iface),
                 (frag & 0x1FFF) << 3,
                 bool(frag & 0x2000),
                 buf[off:ip_end],
@@ -330,7 +330,11 @@ class Decoder:
                     # Atomic fragment (RFC 6946): a whole datagram.
                     continue
                 data = self.defrag.add(
-                    (6, src, dst, ident, nxt), offflags & 0xFFF8, bool(offflags & 1), buf[off:ip_end], pkt.ts
+                    (6, src, dst, ident, nxt, pkt.vlan, pkt.iface),
+                    offflags & 0xFFF8,
+                    bool(offflags & 1),
+                    buf[off:ip_end],
+                    pkt.ts,
                 )
                 if data is None:
                     return False

@@ -38,7 +38,8 @@ class _Tracker:
 
 
 class Defragmenter:
-    """Reassembles fragmented IP datagrams keyed by (ip_version, src, dst, ident, proto)."""
+    """Reassembles fragmented IP datagrams keyed by (ip_version, src, dst, ident, proto, vlan,
+    interface): fragments from different VLANs or interfaces never mix, as in Suricata."""
 
     __slots__ = ("_memuse", "_trackers", "max_datagram", "max_trackers", "memcap", "stats", "timeout")
 
@@ -78,7 +79,8 @@ class Defragmenter:
     ) -> bytes | None:
         """Add one fragment; return the reassembled payload once it is complete, else None.
 
-        key identifies the datagram: (ip_version, src_bytes, dst_bytes, ident, proto) — the caller builds it.
+        key identifies the datagram: (ip_version, src_bytes, dst_bytes, ident, proto, vlan, interface);
+        the caller builds it.
         offset is the fragment's byte offset (already multiplied by 8); payload is the data after the IP
         header / fragment extension header and is copied, since the caller's buffer is reused.
         """
