@@ -19,7 +19,10 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
-from fathom.flow.flow import Flow
+from fathom.flow.flow import END_FORCED, END_TIMEOUT, Flow
+
+# Ends a flow, giving the reason (Suricata's flow.reason).
+EndFlow = Callable[[Flow, str], None]
 
 
 class _TimeoutClass:
@@ -53,11 +56,6 @@ class _TimeoutClass:
         heapq.heappush(self.keys, key)
 
 
-def _is_filed(flow: Flow, timeout: float, key: int) -> bool:
-    """Whether this bucket entry is the flow's current filing (ended flows have no keys)."""
-    return flow.keys is not None and flow.idle_key == key and flow.idle_class == timeout
-
-
 class IdleIndex:
     """Live flows ordered by idleness, per timeout class."""
 
@@ -76,7 +74,7 @@ class IdleIndex:
             cls = self.classes[timeout] = _TimeoutClass(timeout)
         cls.file(flow, int(flow.last))
 
-    def expire(self, now: float, end: Callable[[Flow], None]) -> None:
+    def expire(self, now: float, end: EndFlow) -> None:
         """Call ``end`` for every flow idle for longer than its timeout at ``now``."""
         for cls in list(self.classes.values()):
             timeout = cls.timeout
@@ -86,14 +84,15 @@ class IdleIndex:
                 key, bucket = cls.pop_oldest()
                 self.visits += len(bucket)
                 for flow in bucket:
-                    if not _is_filed(flow, timeout, key):
+                    # Skip entries that are no longer the flow's filing (or whose flow ended).
+                    if flow.idle_key != key or flow.idle_class != timeout or flow.keys is None:
                         continue
                     if now - flow.last > flow.timeout:
-                        end(flow)
+                        end(flow, END_TIMEOUT)
                     else:
                         self.file(flow)
 
-    def evict(self, count: int, end: Callable[[Flow], None]) -> int:
+    def evict(self, count: int, end: EndFlow) -> int:
         """End up to ``count`` of the longest-idle flows; return how many were ended."""
         ended = 0
         while ended < count:
@@ -102,20 +101,22 @@ class IdleIndex:
                 break
             timeout = cls.timeout
             key, bucket = cls.pop_oldest()
-            for i, flow in enumerate(bucket):
-                self.visits += 1
-                if not _is_filed(flow, timeout, key):
+            moved_on = key + 1
+            visited = 0
+            for flow in bucket:
+                visited += 1
+                if flow.idle_key != key or flow.idle_class != timeout or flow.keys is None:
                     continue
-                if flow.last < key + 1:
-                    end(flow)
+                if flow.last < moved_on:
+                    end(flow, END_FORCED)
                     ended += 1
                     if ended >= count:
-                        rest = bucket[i + 1 :]
-                        if rest:
-                            cls.put_back(key, rest)
                         break
                 else:
                     self.file(flow)
+            self.visits += visited
+            if visited < len(bucket):
+                cls.put_back(key, bucket[visited:])
         return ended
 
     def _oldest_class(self) -> _TimeoutClass | None:

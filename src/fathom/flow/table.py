@@ -228,16 +228,10 @@ class FlowTable:
             self.on_flow_end(flow)
         self.on_end(flow)
 
-    def _end_timed_out(self, flow: Flow) -> None:
-        self._end(flow, END_TIMEOUT)
-
-    def _end_forced(self, flow: Flow) -> None:
-        self._end(flow, END_FORCED)
-
     def expire(self, now: float) -> None:
         """End every flow idle for longer than its state's timeout at ``now`` (capture or wall time)."""
         self.next_expiry = now + EXPIRY_INTERVAL
-        self.idle.expire(now, self._end_timed_out)
+        self.idle.expire(now, self._end)
 
     def bypass(self, flow: Flow) -> None:
         """A layer is done with ``flow``: later packets only update its counters."""
@@ -251,7 +245,7 @@ class FlowTable:
         excess = self.memuse - target
         if excess > 0:
             # Stream state makes some flows dearer: end at least enough flows, then check again.
-            while excess > 0 and self.idle.evict(-(-excess // FLOW_COST_BYTES), self._end_forced):
+            while excess > 0 and self.idle.evict(-(-excess // FLOW_COST_BYTES), self._end):
                 excess = self.memuse - target
 
     def flush(self) -> None:
