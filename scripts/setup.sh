@@ -45,3 +45,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e ".$extras"
     touch "$stamp"
 fi
+# An editable install leaves Fathom's bytecode to be written on first import, which does not happen
+# where PYTHONDONTWRITEBYTECODE is set: every run would then compile every module again.
+.venv/bin/python -m compileall -q src
