@@ -124,6 +124,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return status
 
 
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from fathom.rules.check import check
+
+    return check(args.files, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fathom", description="Deep packet inspection for Kubernetes and Linux"
@@ -137,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--config", metavar="FILE", help="YAML configuration")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no terminal summary")
     analyze.set_defaults(func=cmd_analyze)
+    rules = sub.add_parser("rules", help="work with rulesets").add_subparsers(
+        dest="rules_command", required=True
+    )
+    check = rules.add_parser("check", help="report each rule that a ruleset would reject or load in part")
+    check.add_argument("files", nargs="+", metavar="FILE", help="rules file or directory")
+    check.set_defaults(func=cmd_rules_check)
     return parser
 
 

@@ -108,13 +108,16 @@ class Decoder:
             if caplen < 34:
                 return self._ethernet(buf, off, off + caplen, pkt, 0)
             # Fast path for the common frame: untagged IPv4, no options, not a fragment, whole.
-            etype, vihl, _, total, _, frag, ttl, proto, _, src, dst = _ETH_IP4.unpack_from(buf, off)
+            etype, vihl, tos, total, ident, frag, ttl, proto, _, src, dst = _ETH_IP4.unpack_from(buf, off)
             if etype == ETH_IPV4 and vihl == 0x45 and not frag & 0x3FFF and 20 <= total <= caplen - 14:
                 pkt.ip_version = 4
                 pkt.src = src
                 pkt.dst = dst
                 pkt.proto = proto
                 pkt.ttl = ttl
+                pkt.ip_tos = tos
+                pkt.ip_id = ident
+                pkt.ip_frag = frag
                 return self._transport(buf, off + 34, off + 14 + total, proto, pkt, 0)
             # The Ethernet header is whole and its ethertype already read.
             return self._network(buf, off + 14, off + caplen, etype, pkt, 0)
@@ -264,7 +267,7 @@ class Decoder:
         if off + 20 > end:
             self.errors["ipv4.header_truncated"] += 1
             return False
-        vihl, _tos, total, ident, frag, ttl, proto, _csum, src, dst = _IP4.unpack_from(buf, off)
+        vihl, tos, total, ident, frag, ttl, proto, _csum, src, dst = _IP4.unpack_from(buf, off)
         hlen = (vihl & 0x0F) << 2
         if vihl >> 4 != 4:
             self.errors["ipv4.bad_version"] += 1
@@ -287,6 +290,9 @@ class Decoder:
         pkt.dst = dst
         pkt.proto = proto
         pkt.ttl = ttl
+        pkt.ip_tos = tos
+        pkt.ip_id = ident
+        pkt.ip_frag = frag
         off += hlen
         if frag & 0x3FFF:
             data = self.defrag.add(
@@ -319,6 +325,8 @@ class Decoder:
         pkt.src = src
         pkt.dst = dst
         pkt.ttl = hlim
+        pkt.ip_tos = (vtcfl >> 20) & 0xFF
+        pkt.ip_id = pkt.ip_frag = 0
         while nxt in _IP6_EXT_HEADERS:
             if off + 8 > ip_end:
                 self.errors["ipv6.ext_header_truncated"] += 1
@@ -329,6 +337,8 @@ class Decoder:
                 if offflags == 0:
                     # Atomic fragment (RFC 6946): a whole datagram.
                     continue
+                pkt.ip_id = ident
+                pkt.ip_frag = (offflags >> 3) | (offflags & 1) << 13
                 data = self.defrag.add(
                     (6, src, dst, ident, nxt, pkt.vlan, pkt.iface),
                     offflags & 0xFFF8,

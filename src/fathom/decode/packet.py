@@ -57,6 +57,9 @@ class Packet:
         "icmp_code",
         "icmp_type",
         "iface",
+        "ip_frag",
+        "ip_id",
+        "ip_tos",
         "ip_version",
         "payload_len",
         "payload_off",
@@ -88,6 +91,12 @@ class Packet:
         self.dst = b""
         self.proto = 0
         self.ttl = 0
+        # IPv4 TOS and identification (IPv6: traffic class, and the fragment header's id or 0).
+        self.ip_tos = 0
+        self.ip_id = 0
+        # IPv4 flags and fragment offset as on the wire (IPv6 fragments in the same layout: MF is
+        # 0x2000); a non-zero offset or MF means the packet was reassembled from fragments.
+        self.ip_frag = 0
         # Ports for TCP/UDP/SCTP; 0 for protocols without ports.
         self.sport = 0
         self.dport = 0

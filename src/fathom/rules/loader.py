@@ -1,0 +1,97 @@
+"""From rule text to rules: the parsed header plus the body its options build.
+
+Every option is built by the factory registered for its keyword and attached in order. A rule
+that cannot be built is rejected with one line naming its file, line and reason; the others load.
+A rule whose options include some that are accepted but not yet evaluated loads in part, and says
+which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from fathom.rules.classification import CLASSTYPES
+from fathom.rules.errors import RuleError
+from fathom.rules.options import REGISTRY, RuleBody
+from fathom.rules.parser import RuleLoadError, RuleText, load_rules
+
+# Header protocols that name a service (Snort 3's ``alert http (...)``) rather than an IP protocol.
+_IP_PROTOCOLS = frozenset(("ip", "tcp", "udp", "icmp"))
+# Snort's priority when neither priority: nor a classtype gives one.
+DEFAULT_PRIORITY = 3
+
+
+@dataclass(frozen=True)
+class Rule:
+    header: RuleText
+    body: RuleBody
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.body.gid, self.body.sid
+
+    @property
+    def priority(self) -> int:
+        return DEFAULT_PRIORITY if self.body.priority is None else self.body.priority
+
+
+@dataclass
+class Ruleset:
+    rules: list[Rule] = field(default_factory=list)
+    rejected: list[RuleLoadError] = field(default_factory=list)
+
+    @property
+    def partial(self) -> list[Rule]:
+        return [rule for rule in self.rules if rule.body.partial]
+
+
+def build_rule(text: RuleText) -> Rule:
+    """Attach every option of ``text`` to a new body. Raises RuleError naming the option at fault."""
+    body = RuleBody()
+    if text.protocol not in _IP_PROTOCOLS:
+        body.services.append(text.protocol)
+    for keyword, args in text.options:
+        factory = REGISTRY.get(keyword)
+        if factory is None:
+            raise RuleError(f"unknown rule option {keyword!r}")
+        try:
+            factory(args).attach(body)
+        except RuleError as exc:
+            raise RuleError(f"{keyword}: {exc}") from None
+    if not body.sid:
+        raise RuleError("no sid")
+    if body.priority is None and body.classtype:
+        body.priority = CLASSTYPES[body.classtype].priority
+    return Rule(text, body)
+
+
+def load_ruleset(paths: Sequence[str], variables: Mapping[str, str] | None = None) -> Ruleset:
+    """Load rules from files and directories. A (gid, sid) given twice keeps the higher revision,
+    as Snort does, and the other is reported."""
+    texts, errors = load_rules(paths, variables)
+    ruleset = Ruleset(rejected=list(errors))
+    by_key: dict[tuple[int, int], int] = {}
+    for text in texts:
+        try:
+            rule = build_rule(text)
+        except RuleError as exc:
+            ruleset.rejected.append(RuleLoadError(text.file, text.line, str(exc), text.text))
+            continue
+        index = by_key.get(rule.key)
+        if index is None:
+            by_key[rule.key] = len(ruleset.rules)
+            ruleset.rules.append(rule)
+            continue
+        kept = ruleset.rules[index]
+        newer, older = (rule, kept) if rule.body.rev > kept.body.rev else (kept, rule)
+        ruleset.rules[index] = newer
+        reason = f"gid {rule.body.gid} sid {rule.body.sid} is also at {_where(newer)} (rev {newer.body.rev})"
+        ruleset.rejected.append(
+            RuleLoadError(older.header.file, older.header.line, reason, older.header.text)
+        )
+    return ruleset
+
+
+def _where(rule: Rule) -> str:
+    return f"{rule.header.file}:{rule.header.line}"
