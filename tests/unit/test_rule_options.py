@@ -16,7 +16,7 @@ from fathom.rules.errors import RuleError
 from fathom.rules.options import filters, flowbits, header, meta, tls
 from fathom.rules.options.base import REGISTRY, Action, RuleBody, Test
 from fathom.rules.options.filters import DetectionFilter, RateTracker, Threshold
-from fathom.rules.options.flowbits import FlowBits, parse_flowbits
+from fathom.rules.options.flowbits import FlowBits, bind_flowbits, parse_flowbits
 from fathom.rules.options.ranges import Range, parse_range
 
 # Importing an option module registers its keywords.
@@ -438,7 +438,8 @@ def run_rule(store: FlowBits, options: list[str], flow: Flow) -> bool:
     alerts."""
     body = RuleBody()
     for text in options:
-        parse_flowbits(text, store).attach(body)
+        parse_flowbits(text).attach(body)
+    bind_flowbits(body, store)
     if not all(test.test(make_packet(), flow, True) for test in body.tests):
         return False
     for action in body.actions:

@@ -89,3 +89,12 @@ def test_bundled_community_ruleset() -> None:
     by_sid = {rule.body.sid: rule for rule in ruleset.rules}
     assert by_sid[105].body.msg == "MALWARE-BACKDOOR - Dagger_1.4.0"
     assert (by_sid[105].body.classtype, by_sid[105].priority) == ("misc-activity", 3)
+
+
+def test_each_ruleset_has_its_own_flowbits(tmp_path: Path) -> None:
+    first = write(tmp_path, "alert tcp any any -> any any (flowbits:set,a,grp; sid:1;)\n")
+    second = tmp_path / "other.rules"
+    second.write_text("alert tcp any any -> any any (flowbits:set,b,grp; sid:1;)\n")
+    one, two = load_ruleset([str(first)]), load_ruleset([str(second)])
+    assert one.flowbits.groups == {"grp": {"a"}}
+    assert two.flowbits.groups == {"grp": {"b"}}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from fathom.rules.classification import CLASSTYPES
 from fathom.rules.errors import RuleError
 from fathom.rules.options import REGISTRY, RuleBody
+from fathom.rules.options.flowbits import FlowBits, bind_flowbits
 from fathom.rules.parser import RuleLoadError, RuleText, load_rules
 
 # Header protocols that name a service (Snort 3's ``alert http (...)``) rather than an IP protocol.
@@ -40,6 +41,8 @@ class Rule:
 class Ruleset:
     rules: list[Rule] = field(default_factory=list)
     rejected: list[RuleLoadError] = field(default_factory=list)
+    # The ruleset's flowbits: per-flow bits and the groups its rules name.
+    flowbits: FlowBits = field(default_factory=FlowBits)
 
     @property
     def partial(self) -> list[Rule]:
@@ -78,6 +81,7 @@ def load_ruleset(paths: Sequence[str], variables: Mapping[str, str] | None = Non
         except RuleError as exc:
             ruleset.rejected.append(RuleLoadError(text.file, text.line, str(exc), text.text))
             continue
+        bind_flowbits(rule.body, ruleset.flowbits)
         index = by_key.get(rule.key)
         if index is None:
             by_key[rule.key] = len(ruleset.rules)

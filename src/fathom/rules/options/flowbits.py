@@ -7,7 +7,10 @@ ips_flowbits.cc, with Snort 2's groups).
   tests;
 - ``noalert``: the rule runs its actions but never alerts.
 
-A group is every bit that some set, setx, unset or toggle named with that group, in any rule.
+A group is every bit that some set, setx, unset or toggle named with that group, in any rule of
+the ruleset. The options are parsed on their own; the loader then binds every flowbits option of a
+ruleset to that ruleset's :class:`FlowBits` (:func:`bind_flowbits`), so that two rulesets (two
+engines) never share bits or groups.
 """
 
 from __future__ import annotations
@@ -50,17 +53,20 @@ class FlowBits:
         return self.groups.setdefault(name, set())
 
 
-# The state the registered options use.
-FLOWBITS = FlowBits()
+class _Bound:
+    """A flowbits option's store: a private one until the loader binds the ruleset's."""
+
+    store: FlowBits
+
+    def bind(self, store: FlowBits) -> None:
+        self.store = store
 
 
-class IsSet(Test):
+class IsSet(_Bound, Test):
     """isset / isnotset: ``names`` with ``all`` (a&b) or any (a|b), or a group's bits."""
 
-    def __init__(
-        self, store: FlowBits, negate: bool, names: frozenset[str], all_of: bool, group: str
-    ) -> None:
-        self.store = store
+    def __init__(self, negate: bool, names: frozenset[str], all_of: bool, group: str) -> None:
+        self.store = FlowBits()
         self.negate = negate
         self.names = names
         self.all_of = all_of
@@ -73,15 +79,20 @@ class IsSet(Test):
         return found != self.negate
 
 
-class Change(Action):
+class Change(_Bound, Action):
     """set, setx, unset, toggle. ``group`` is the group whose bits setx clears and the ``all``
     forms of unset and toggle act on."""
 
-    def __init__(self, store: FlowBits, op: str, names: frozenset[str], group: str) -> None:
-        self.store = store
+    def __init__(self, op: str, names: frozenset[str], group: str) -> None:
+        self.store = FlowBits()
         self.op = op
         self.names = names
         self.group = group
+
+    def bind(self, store: FlowBits) -> None:
+        super().bind(store)
+        if self.group and self.names:
+            store.group(self.group).update(self.names)
 
     def apply(self, flow: Flow) -> None:
         bits = self.store.bits(flow)
@@ -119,8 +130,8 @@ def _names(text: str, sep: str) -> frozenset[str]:
     return frozenset(names)
 
 
-def parse_flowbits(text: str | None, store: FlowBits = FLOWBITS) -> Option:
-    """Build the option for ``flowbits:<text>``, keeping its bits in ``store``."""
+def parse_flowbits(text: str | None) -> Option:
+    """Build the option for ``flowbits:<text>``; bind it to a store before use."""
     parts = [part.strip() for part in (text or "").split(",")]
     op = parts[0].lower()
     if op == "noalert":
@@ -154,10 +165,15 @@ def parse_flowbits(text: str | None, store: FlowBits = FLOWBITS) -> Option:
     if not valid:
         raise RuleError(f"{op} uses the syntax flowbits:{_SYNTAX[op]}")
     if testing:
-        return IsSet(store, op == "isnotset", names, not any_of, group if whole_group else "")
-    if group and names:
-        store.group(group).update(names)
-    return Change(store, op, names, group)
+        return IsSet(op == "isnotset", names, not any_of, group if whole_group else "")
+    return Change(op, names, group)
+
+
+def bind_flowbits(body: RuleBody, store: FlowBits) -> None:
+    """Make the flowbits options of one rule use ``store``: its ruleset's bits and groups."""
+    for option in (*body.tests, *body.actions):
+        if isinstance(option, _Bound):
+            option.bind(store)
 
 
 register("flowbits", parse_flowbits)
