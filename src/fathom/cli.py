@@ -16,6 +16,9 @@ from fathom.config import ConfigError, load_config
 from fathom.engine import Engine
 from fathom.events.file_sink import STDOUT, EveFileSink
 from fathom.events.summary import FlowSummary
+from fathom.rules.alert import AlertSummary
+from fathom.rules.detect import DetectLayer
+from fathom.rules.loader import BUNDLED_RULES, load_ruleset
 
 # Files smaller than this finish before a progress bar would help.
 _PROGRESS_MIN_BYTES = 32 * 1024 * 1024
@@ -24,14 +27,6 @@ _PROGRESS_MIN_BYTES = 32 * 1024 * 1024
 def _error(message: str) -> int:
     print(f"fathom: error: {message}", file=sys.stderr)
     return 1
-
-
-def _count_rules(paths: Sequence[str]) -> int:
-    count = 0
-    for path in paths:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            count += sum(1 for line in f if line.strip() and not line.lstrip().startswith("#"))
-    return count
 
 
 def _note(message: str) -> None:
@@ -74,25 +69,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as exc:
         return _error(str(exc))
-    rules = args.rules or []
+    rules = args.rules or [str(BUNDLED_RULES)]
     for path in rules:
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             return _error(f"{path}: rules file not found")
     if args.eve:
         inputs = [args.capture, *rules, *([args.config] if args.config else [])]
         clash = _overwrites_input(args.eve, inputs)
         if clash is not None:
             return _error(f"{args.eve}: is the input {clash}; refusing to write events over it")
-    if rules and _count_rules(rules) and not args.quiet:
-        _note("rule matching is not available in this version; rules are not loaded")
+    ruleset = load_ruleset(rules)
+    if ruleset.rejected and not args.quiet:
+        _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
     try:
         source = open_capture(args.capture)
     except CaptureError as exc:
         return _error(str(exc))
-    engine = Engine(config.engine)
+    engine = Engine(config.engine, [lambda host: DetectLayer(host, ruleset)])
     summary = FlowSummary()
+    alerts = AlertSummary()
     if not args.quiet:
         engine.add_sink(summary)
+        engine.add_sink(alerts)
     writer = None
     if args.eve:
         try:
@@ -115,7 +113,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not args.quiet:
         from fathom.report import print_summary
 
-        print_summary(engine, summary, args.capture, seconds, writer.written if writer else 0)
+        print_summary(engine, summary, alerts, args.capture, seconds, writer.written if writer else 0)
     status = 0
     if damage:
         status = _error(damage)

@@ -12,6 +12,7 @@ from rich.table import Table
 from fathom.engine import Engine
 from fathom.events.summary import FlowSummary
 from fathom.events.timefmt import eve_timestamp
+from fathom.rules.alert import AlertSummary
 
 _TOP = 10
 # Width for a stderr that is not a terminal (a log file, a pipe): wide enough that no line wraps.
@@ -31,6 +32,17 @@ def _counter_table(title: str, counts: Counter[str], label: str, limit: int = _T
     return table
 
 
+def _alert_table(alerts: AlertSummary) -> Table:
+    table = Table(title=f"Alerts ({alerts.total:,})", title_justify="left", show_edge=False)
+    for column in ("gid:sid", "severity", "signature"):
+        table.add_column(column)
+    table.add_column("count", justify="right")
+    ranked = sorted(alerts.by_rule.items(), key=lambda item: (-item[1][2], item[0]))
+    for (gid, sid), (msg, severity, count) in ranked[:_TOP]:
+        table.add_row(f"{gid}:{sid}", str(severity), msg, f"{count:,}")
+    return table
+
+
 def summary_console() -> Console:
     """Standard error: a terminal wraps at its width, anything else gets whole lines."""
     if sys.stderr.isatty():
@@ -38,7 +50,9 @@ def summary_console() -> Console:
     return Console(stderr=True, width=_UNWRAPPED_WIDTH, soft_wrap=True)
 
 
-def print_summary(engine: Engine, summary: FlowSummary, source: str, seconds: float, eve_events: int) -> None:
+def print_summary(
+    engine: Engine, summary: FlowSummary, alerts: AlertSummary, source: str, seconds: float, eve_events: int
+) -> None:
     console = summary_console()
     counters = engine.counters()
     flows = summary.flows
@@ -51,6 +65,10 @@ def print_summary(engine: Engine, summary: FlowSummary, source: str, seconds: fl
         span = engine.last_ts - engine.first_ts
         console.print(f"Capture starts {eve_timestamp(engine.first_ts)} and spans {span:,.1f} s")
     console.print(f"Analyzed in {seconds:.2f} s: {pps:,.0f} packets/s")
+    if alerts.total:
+        console.print(_alert_table(alerts))
+    else:
+        console.print("Alerts: none")
     if flows:
         console.print(_counter_table("Flows by protocol", summary.by_proto, "protocol"))
         console.print(_counter_table("Applications", summary.by_app, "app_proto"))

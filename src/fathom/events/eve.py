@@ -62,17 +62,21 @@ def flow_community_id(flow: Flow) -> str:
     return community_id_v1(flow.src, flow.dst, 0, 0, flow.proto)
 
 
-def header_json(flow: Flow, timestamp: str, event_type: str, in_iface: str | None, pcap_cnt: int) -> str:
-    """The opening members of an event about ``flow``, without the closing brace."""
+def header_json(
+    flow: Flow, timestamp: str, event_type: str, in_iface: str | None, pcap_cnt: int, to_server: bool = True
+) -> str:
+    """The opening members of an event about ``flow``, without the closing brace. The addresses
+    are the flow's (client first) or, for an event about a packet to the client, the packet's."""
     iface = "" if in_iface is None else f',"in_iface":{json_string(in_iface)}'
     vlan = f',"vlan":{vlan_ids(flow.vlan)}'.replace(" ", "") if flow.vlan else ""
-    src = ip_text(flow.src)
-    dst = ip_text(flow.dst)
+    src, dst, sport, dport = flow.src, flow.dst, flow.sport, flow.dport
+    if not to_server:
+        src, dst, sport, dport = dst, src, dport, sport
     proto = flow.proto
     if proto in _PORT_PROTOS:
-        ends = f'"src_ip":"{src}","src_port":{flow.sport},"dest_ip":"{dst}","dest_port":{flow.dport}'
+        ends = f'"src_ip":"{ip_text(src)}","src_port":{sport},"dest_ip":"{ip_text(dst)}","dest_port":{dport}'
     else:
-        ends = f'"src_ip":"{src}","dest_ip":"{dst}"'
+        ends = f'"src_ip":"{ip_text(src)}","dest_ip":"{ip_text(dst)}"'
     extra = ""
     if proto in _ICMP_PROTOS and flow.icmp_type >= 0:
         extra = f',"icmp_type":{flow.icmp_type},"icmp_code":{flow.icmp_code}'

@@ -42,9 +42,9 @@ class FlowScopedEvent(Event):
     """An event about one flow: it starts with the flow's addresses, ids and Community ID. Subclasses
     add their own members in :meth:`body`."""
 
-    __slots__ = ("flow", "pcap_cnt", "timestamp")
+    __slots__ = ("flow", "pcap_cnt", "timestamp", "to_server")
 
-    def __init__(self, flow: Flow, timestamp: float, pcap_cnt: int = 0) -> None:
+    def __init__(self, flow: Flow, timestamp: float, pcap_cnt: int = 0, to_server: bool = True) -> None:
         # Event.__init__ inlined: one of these is made for every flow.
         self._json = None
         self.iface = flow.iface
@@ -53,10 +53,17 @@ class FlowScopedEvent(Event):
         self.timestamp = timestamp
         # The packet (1-based index in the capture file) that caused the event; 0 when none did.
         self.pcap_cnt = pcap_cnt
+        # Which way that packet went: its source is the event's source.
+        self.to_server = to_server
 
     def header(self) -> str:
         return header_json(
-            self.flow, eve_timestamp(self.timestamp), self.event_type, self.in_iface, self.pcap_cnt
+            self.flow,
+            eve_timestamp(self.timestamp),
+            self.event_type,
+            self.in_iface,
+            self.pcap_cnt,
+            self.to_server,
         )
 
     def render(self) -> bytes:

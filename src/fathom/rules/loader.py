@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fathom.rules.classification import CLASSTYPES
 from fathom.rules.errors import RuleError
@@ -21,6 +22,8 @@ from fathom.rules.parser import RuleLoadError, RuleText, load_rules
 _IP_PROTOCOLS = frozenset(("ip", "tcp", "udp", "icmp"))
 # Snort's priority when neither priority: nor a classtype gives one.
 DEFAULT_PRIORITY = 3
+# The Snort 3 community ruleset shipped with Fathom: what analyze loads when given no rules.
+BUNDLED_RULES = Path(__file__).resolve().parent / "data" / "snort3-community.rules"
 
 
 @dataclass(frozen=True)

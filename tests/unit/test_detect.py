@@ -1,0 +1,98 @@
+"""The detect layer on packets: exact alerts, fields and counts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.l2 import Ether
+
+from fathom.engine import Engine
+from fathom.rules.detect import DetectLayer
+from fathom.rules.loader import load_ruleset
+from tests.traffic import CLIENT, SERVER, ListSink, TcpConversation, feed, udp
+
+
+def engine_with(tmp_path: Path, rules: str) -> tuple[Engine, ListSink]:
+    path = tmp_path / "test.rules"
+    path.write_text(rules)
+    ruleset = load_ruleset([str(path)])
+    assert ruleset.rejected == []
+    engine = Engine(layers=[lambda host: DetectLayer(host, ruleset)])
+    sink = ListSink()
+    engine.add_sink(sink)
+    return engine, sink
+
+
+def alerts(sink: ListSink) -> list[tuple[int, int, str, int | None, str]]:
+    return [
+        (e["alert"]["signature_id"], e["pcap_cnt"], e["src_ip"], e.get("src_port"), e["alert"]["signature"])
+        for e in sink.events
+        if e["event_type"] == "alert"
+    ]
+
+
+def test_content_alert_names_the_packet_and_its_direction(tmp_path: Path) -> None:
+    engine, sink = engine_with(
+        tmp_path,
+        'alert tcp any any -> any 80 (msg:"req"; flow:to_server,established; content:"GET /x"; '
+        "classtype:web-application-attack; sid:1; rev:3;)\n"
+        'alert tcp any 80 -> any any (msg:"resp"; flow:to_client; content:"secret",nocase; sid:2;)\n',
+    )
+    conv = TcpConversation().handshake().client_sends(b"GET /x HTTP/1.0\r\n\r\n").server_sends(b"SECRET")
+    feed(engine, conv.packets)
+    engine.finish()
+    assert alerts(sink) == [(1, 4, CLIENT, 40000, "req"), (2, 5, SERVER, 80, "resp")]
+    first = next(e for e in sink.events if e["event_type"] == "alert")
+    assert first["alert"] == {
+        "action": "allowed",
+        "gid": 1,
+        "signature_id": 1,
+        "rev": 3,
+        "signature": "req",
+        "category": "Web Application Attack",
+        "severity": 1,
+    }
+    (flow,) = [e for e in sink.events if e["event_type"] == "flow"]
+    assert flow["flow"]["alerted"] is True
+    assert first["flow_id"] == flow["flow_id"] and first["community_id"] == flow["community_id"]
+
+
+def test_header_ports_direction_and_bidirectional(tmp_path: Path) -> None:
+    engine, sink = engine_with(
+        tmp_path,
+        'alert udp any any -> any 53 (msg:"to dns"; sid:1;)\n'
+        'alert udp any 53 <> any any (msg:"either way"; sid:2;)\n'
+        'alert icmp any any -> any any (msg:"ping"; itype:8; sid:3;)\n',
+    )
+    feed(engine, [udp(1.0, CLIENT, SERVER, 5000, 53), udp(1.1, SERVER, CLIENT, 53, 5000)])
+    raw = bytes(Ether() / IP(src=CLIENT, dst=SERVER) / ICMP(type=8))
+    engine.feed(raw, 0, len(raw), len(raw), 2.0, 1)
+    engine.finish()
+    assert sorted((sid, cnt) for sid, cnt, *_ in alerts(sink)) == [(1, 1), (2, 1), (2, 2), (3, 3)]
+
+
+def test_flowbits_carry_state_between_packets(tmp_path: Path) -> None:
+    engine, sink = engine_with(
+        tmp_path,
+        'alert udp any any -> any any (msg:"login"; content:"USER"; flowbits:set,user; flowbits:noalert; sid:1;)\n'
+        'alert udp any any -> any any (msg:"pass after user"; content:"PASS"; flowbits:isset,user; sid:2;)\n',
+    )
+    feed(engine, [udp(1.0, CLIENT, SERVER, 5000, 21, b"PASS x")])
+    feed(
+        engine, [udp(1.1, CLIENT, SERVER, 5000, 21, b"USER a"), udp(1.2, CLIENT, SERVER, 5000, 21, b"PASS b")]
+    )
+    engine.finish()
+    assert [(sid, cnt) for sid, cnt, *_ in alerts(sink)] == [(2, 3)]
+
+
+def test_detection_filter_counts_per_source(tmp_path: Path) -> None:
+    engine, sink = engine_with(
+        tmp_path,
+        'alert udp any any -> any 53 (msg:"burst"; '
+        "detection_filter:track by_src, count 2, seconds 10; sid:1;)\n",
+    )
+    feed(engine, [udp(1.0 + i * 0.1, CLIENT, SERVER, 6000 + i, 53) for i in range(4)])
+    engine.finish()
+    # The first two matches from the source are under the threshold; the 3rd and 4th alert.
+    assert [cnt for _, cnt, *_ in alerts(sink)] == [3, 4]
