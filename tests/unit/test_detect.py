@@ -75,8 +75,8 @@ def test_header_ports_direction_and_bidirectional(tmp_path: Path) -> None:
 def test_flowbits_carry_state_between_packets(tmp_path: Path) -> None:
     engine, sink = engine_with(
         tmp_path,
-        'alert udp any any -> any any (msg:"login"; content:"USER"; flowbits:set,user; flowbits:noalert; sid:1;)\n'
-        'alert udp any any -> any any (msg:"pass after user"; content:"PASS"; flowbits:isset,user; sid:2;)\n',
+        'alert udp any any -> any any (msg:"u"; content:"USER"; flowbits:set,u; flowbits:noalert; sid:1;)\n'
+        'alert udp any any -> any any (msg:"pass after user"; content:"PASS"; flowbits:isset,u; sid:2;)\n',
     )
     feed(engine, [udp(1.0, CLIENT, SERVER, 5000, 21, b"PASS x")])
     feed(
