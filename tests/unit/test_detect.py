@@ -96,3 +96,20 @@ def test_detection_filter_counts_per_source(tmp_path: Path) -> None:
     engine.finish()
     # The first two matches from the source are under the threshold; the 3rd and 4th alert.
     assert [cnt for _, cnt, *_ in alerts(sink)] == [3, 4]
+
+
+def test_port_groups_keep_every_rule_reachable(tmp_path: Path) -> None:
+    """Rules filed by destination port, by source port, by a wide range (any-port group) and both
+    ways all fire where their headers say, in ruleset order."""
+    engine, sink = engine_with(
+        tmp_path,
+        'alert udp any any -> any 53 (msg:"dst"; content:"q"; sid:1;)\n'
+        'alert udp any 53 -> any any (msg:"src"; content:"r"; sid:2;)\n'
+        'alert udp any any -> any 1024: (msg:"wide"; content:"q"; sid:3;)\n'
+        'alert udp any any <> any 53 (msg:"both"; sid:4;)\n'
+        'alert udp any any -> any 8080 (msg:"other port"; sid:5;)\n',
+    )
+    feed(engine, [udp(1.0, CLIENT, SERVER, 5000, 53, b"q"), udp(1.1, SERVER, CLIENT, 53, 5000, b"r")])
+    feed(engine, [udp(2.0, CLIENT, SERVER, 5001, 4000, b"q")])
+    engine.finish()
+    assert [(sid, cnt) for sid, cnt, *_ in alerts(sink)] == [(1, 1), (4, 1), (2, 2), (4, 2), (3, 3)]

@@ -1,11 +1,14 @@
 """The ``detect`` layer: Snort rules evaluated on every packet.
 
-Rules are grouped by IP protocol. Within a group, each rule's fast pattern (its longest positive
-content in the packet's payload, or the one marked ``fast_pattern``) goes into one Hyperscan
-database; a packet is scanned once, and only the rules whose fast pattern occurs are evaluated,
-plus those that have none. A candidate is then checked in Snort's order: header (addresses,
-ports, direction), tests (flow, flags, flowbits, ...), payload options, and the filters; its
-actions (flowbits) run when it matched, and it alerts unless it is ``noalert``.
+Rules are grouped as Snort groups them: by IP protocol and, for TCP and UDP, by the service port
+a rule names (its destination ports, else its source ports; rules for any port form a group of
+their own). A packet is evaluated against the groups of its ports and the any-port group. Within
+a group, each rule's fast pattern (its longest positive content in the packet's payload, or the
+one marked ``fast_pattern``) goes into one Hyperscan database; the packet is scanned once per
+group, and only the rules whose fast pattern occurs are evaluated, plus those that have none.
+A candidate is then checked in Snort's order: header (addresses, ports, direction), tests (flow,
+flags, flowbits, ...), payload options, and the filters; its actions (flowbits) run when it
+matched, and it alerts unless it is ``noalert``.
 
 Not yet here: rules on the HTTP inspector's buffers and service rules (they wait for the
 application layer), and evaluation of reassembled TCP data at Snort's flush points; such rules
@@ -52,6 +55,53 @@ def fast_pattern(rule: Rule) -> Content | None:
 def _literal(pattern: bytes) -> bytes:
     """A Hyperscan expression matching ``pattern`` literally."""
     return b"".join(b"\\x%02x" % byte for byte in pattern)
+
+
+# A rule naming more ports than this goes into the group for any port, as Snort's port groups do.
+_MAX_GROUP_PORTS = 1024
+
+
+class PortGroups:
+    """The rules of TCP or UDP, filed by the service port they name: a packet is evaluated against
+    the group of its destination port, the group of its source port and the rules for any port."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        by_dst: dict[int, list[Rule]] = {}
+        by_src: dict[int, list[Rule]] = {}
+        generic: list[Rule] = []
+        for rule in rules:
+            header = rule.header
+            dst = None if header.bidirectional else header.destination_ports.listed(_MAX_GROUP_PORTS)
+            src = None if header.bidirectional or dst else header.source_ports.listed(_MAX_GROUP_PORTS)
+            for port in dst or ():
+                by_dst.setdefault(port, []).append(rule)
+            for port in src or ():
+                by_src.setdefault(port, []).append(rule)
+            if not dst and not src:
+                generic.append(rule)
+        # Rules sharing a port list share one group (and one database).
+        shared: dict[tuple[int, ...], RuleGroup] = {}
+        self.by_dst = {port: _shared_group(rules, shared) for port, rules in by_dst.items()}
+        self.by_src = {port: _shared_group(rules, shared) for port, rules in by_src.items()}
+        self.generic = RuleGroup(generic)
+        self.order = {id(rule): index for index, rule in enumerate(rules)}
+
+    def candidates(self, sport: int, dport: int, payload: bytes) -> list[Rule]:
+        found = self.generic.candidates(payload)
+        for group in (self.by_dst.get(dport), self.by_src.get(sport)):
+            if group is not None:
+                found = found + group.candidates(payload)
+        if len(found) > 1:
+            found.sort(key=lambda rule: self.order[id(rule)])
+        return found
+
+
+def _shared_group(rules: list[Rule], shared: dict[tuple[int, ...], RuleGroup]) -> RuleGroup:
+    key = tuple(id(rule) for rule in rules)
+    group = shared.get(key)
+    if group is None:
+        group = shared[key] = RuleGroup(rules)
+    return group
 
 
 class RuleGroup:
@@ -130,7 +180,10 @@ class DetectLayer(Layer):
                 continue
             for proto in _IP_PROTOCOLS.get(rule.header.protocol, _ALL):
                 by_proto[proto].append(rule)
-        self.groups = {proto: RuleGroup(rules) for proto, rules in by_proto.items()}
+        self.ports = {proto: PortGroups(by_proto[proto]) for proto in (PROTO_TCP, PROTO_UDP)}
+        self.groups = {
+            proto: RuleGroup(rules) for proto, rules in by_proto.items() if proto not in self.ports
+        }
         self.alerts = 0
 
     @staticmethod
@@ -144,10 +197,14 @@ class DetectLayer(Layer):
         return ""
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
-        group = self.groups.get(pkt.proto) or self.groups[-1]
         payload = bytes(pkt.payload())
+        ports = self.ports.get(pkt.proto)
+        if ports is not None:
+            candidates = ports.candidates(pkt.sport, pkt.dport, payload)
+        else:
+            candidates = (self.groups.get(pkt.proto) or self.groups[-1]).candidates(payload)
         buffers = {DEFAULT_BUFFER: payload, "raw_data": payload}.get
-        for rule in group.candidates(payload):
+        for rule in candidates:
             if not _header_matches(rule, pkt):
                 continue
             body = rule.body

@@ -134,6 +134,12 @@ class PortSet:
     def contains(self, port: int) -> bool:
         return self.is_any or _contains(self._intervals, self._lows, port)
 
+    def listed(self, limit: int) -> list[int] | None:
+        """Every port of the set, or None when there are more than ``limit``."""
+        if sum(high - low + 1 for low, high in self._intervals) > limit:
+            return None
+        return [port for low, high in self._intervals for port in range(low, high + 1)]
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PortSet) and self._intervals == other._intervals
 
