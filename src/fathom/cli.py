@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fathom import __version__
 from fathom.capture.pcapfile import CaptureError, open_capture
@@ -16,9 +17,10 @@ from fathom.config import ConfigError, load_config
 from fathom.engine import Engine
 from fathom.events.file_sink import STDOUT, EveFileSink
 from fathom.events.summary import FlowSummary
-from fathom.rules.alert import AlertSummary
-from fathom.rules.detect import DetectLayer
-from fathom.rules.loader import BUNDLED_RULES, load_ruleset
+from fathom.host import LayerFactory
+
+if TYPE_CHECKING:
+    from fathom.rules.alert import AlertSummary
 
 # Files smaller than this finish before a progress bar would help.
 _PROGRESS_MIN_BYTES = 32 * 1024 * 1024
@@ -64,11 +66,30 @@ def _run_with_progress(engine: Engine, source: PacketSource, label: str) -> None
         engine.run(source, lambda pos: bar.update(task, completed=pos))
 
 
+def _detection(paths: Sequence[str], quiet: bool) -> tuple[list[LayerFactory], AlertSummary | None]:
+    """The detect layer for the rules in ``paths`` and a sink counting its alerts; nothing when
+    there are no rules, so that packets then pay nothing for detection. Imported here: a run
+    without rules does not load the rule machinery at all."""
+    from fathom.rules.loader import load_ruleset
+
+    ruleset = load_ruleset(paths)
+    if ruleset.rejected and not quiet:
+        _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
+    if not ruleset.rules:
+        return [], None
+    from fathom.rules.alert import AlertSummary
+    from fathom.rules.detect import DetectLayer
+
+    return [lambda host: DetectLayer(host, ruleset)], AlertSummary()
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
         return _error(str(exc))
+    from fathom.rules.loader import BUNDLED_RULES
+
     rules = args.rules or [str(BUNDLED_RULES)]
     for path in rules:
         if not os.path.exists(path):
@@ -78,19 +99,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         clash = _overwrites_input(args.eve, inputs)
         if clash is not None:
             return _error(f"{args.eve}: is the input {clash}; refusing to write events over it")
-    ruleset = load_ruleset(rules)
-    if ruleset.rejected and not args.quiet:
-        _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
     try:
         source = open_capture(args.capture)
     except CaptureError as exc:
         return _error(str(exc))
-    engine = Engine(config.engine, [lambda host: DetectLayer(host, ruleset)])
+    detect, alerts = _detection(rules, args.quiet)
+    engine = Engine(config.engine, detect)
     summary = FlowSummary()
-    alerts = AlertSummary()
     if not args.quiet:
         engine.add_sink(summary)
-        engine.add_sink(alerts)
+        if alerts is not None:
+            engine.add_sink(alerts)
     writer = None
     if args.eve:
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -12,7 +13,9 @@ from rich.table import Table
 from fathom.engine import Engine
 from fathom.events.summary import FlowSummary
 from fathom.events.timefmt import eve_timestamp
-from fathom.rules.alert import AlertSummary
+
+if TYPE_CHECKING:
+    from fathom.rules.alert import AlertSummary
 
 _TOP = 10
 # Width for a stderr that is not a terminal (a log file, a pipe): wide enough that no line wraps.
@@ -51,7 +54,12 @@ def summary_console() -> Console:
 
 
 def print_summary(
-    engine: Engine, summary: FlowSummary, alerts: AlertSummary, source: str, seconds: float, eve_events: int
+    engine: Engine,
+    summary: FlowSummary,
+    alerts: AlertSummary | None,
+    source: str,
+    seconds: float,
+    eve_events: int,
 ) -> None:
     console = summary_console()
     counters = engine.counters()
@@ -65,7 +73,9 @@ def print_summary(
         span = engine.last_ts - engine.first_ts
         console.print(f"Capture starts {eve_timestamp(engine.first_ts)} and spans {span:,.1f} s")
     console.print(f"Analyzed in {seconds:.2f} s: {pps:,.0f} packets/s")
-    if alerts.total:
+    if alerts is None:
+        console.print("Alerts: no rules loaded")
+    elif alerts.total:
         console.print(_alert_table(alerts))
     else:
         console.print("Alerts: none")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from fathom.rules.classification import CLASSTYPES
 from fathom.rules.errors import RuleError
-from fathom.rules.options import REGISTRY, RuleBody
+from fathom.rules.options import RuleBody, registry
 from fathom.rules.options.flowbits import FlowBits, bind_flowbits
 from fathom.rules.parser import RuleLoadError, RuleText, load_rules
 
@@ -57,8 +57,9 @@ def build_rule(text: RuleText) -> Rule:
     body = RuleBody()
     if text.protocol not in _IP_PROTOCOLS:
         body.services.append(text.protocol)
+    options = registry()
     for keyword, args in text.options:
-        factory = REGISTRY.get(keyword)
+        factory = options.get(keyword)
         if factory is None:
             raise RuleError(f"unknown rule option {keyword!r}")
         try:

@@ -1,18 +1,30 @@
-"""Rule options. Importing this package registers every keyword Fathom knows."""
+"""Rule options: one module per option family, each registering its keywords."""
 
-from fathom.rules.options import (  # noqa: F401  (imported for their registrations)
-    buffers,
-    byte,
-    content,
-    data,
-    filters,
-    flowbits,
-    header,
-    inspectors,
-    meta,
-    pcre,
-    tls,
-)
-from fathom.rules.options.base import REGISTRY, RuleBody
+from __future__ import annotations
 
-__all__ = ["REGISTRY", "RuleBody"]
+from functools import cache
+
+from fathom.rules.options.base import REGISTRY, OptionFactory, RuleBody
+
+__all__ = ["RuleBody", "registry"]
+
+
+@cache
+def registry() -> dict[str, OptionFactory]:
+    """Every keyword Fathom knows. The option modules are imported (and so register) on first use,
+    so that a run without rules does not pay for them at start-up."""
+    from fathom.rules.options import (  # noqa: F401  (imported for their registrations)
+        buffers,
+        byte,
+        content,
+        data,
+        filters,
+        flowbits,
+        header,
+        inspectors,
+        meta,
+        pcre,
+        tls,
+    )
+
+    return REGISTRY
