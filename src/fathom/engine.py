@@ -73,6 +73,10 @@ class Engine:
     def bypass(self, flow: Flow) -> None:
         self.flows.bypass(flow)
 
+    @property
+    def current_packet(self) -> Packet:
+        return self._pkt
+
     # -- driving the engine
 
     def add_sink(self, sink: EventSink) -> None:

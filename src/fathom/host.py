@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from fathom.decode.packet import Packet
 from fathom.events.schema import Event
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
@@ -19,6 +20,10 @@ class LayerHost(Protocol):
 
     def bypass(self, flow: Flow) -> None:
         """Stop inspecting ``flow``: later packets only update its counters; its verdicts stay."""
+
+    @property
+    def current_packet(self) -> Packet:
+        """The packet being processed: the one that carried the bytes a stream hook receives."""
 
     def new_slot(self, name: str, kind: type[T]) -> FlowSlot[T]:
         """A per-flow state slot for the calling layer (only while the engine is being built)."""

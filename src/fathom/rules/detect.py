@@ -10,18 +10,28 @@ A candidate is then checked in Snort's order: header (addresses, ports, directio
 flags, flowbits, ...), payload options, and the filters; its actions (flowbits) run when it
 matched, and it alerts unless it is ``noalert``.
 
-Not yet here: rules on the HTTP inspector's buffers and service rules (they wait for the
-application layer), and evaluation of reassembled TCP data at Snort's flush points; such rules
-are left out of the groups and counted.
+Rules on the HTTP inspector's buffers are evaluated on each HTTP message section the
+application layer completes (:meth:`DetectLayer.on_section`), against the sections their buffers
+belong to; a rule's longest positive content in those buffers prefilters it. Not yet here: service
+rule headers (``alert http (...)``), rules mixing packet data with HTTP buffers, and evaluation of
+reassembled TCP data at Snort's flush points; such rules are left out and counted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import cast
 
 import hyperscan
 
+from fathom.apps.http_buffers import (
+    BUFFER_SECTION,
+    REQUEST_BODY,
+    REQUEST_HEADERS,
+    RESPONSE_BODY,
+    RESPONSE_HEADERS,
+    buffer_base,
+)
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
@@ -147,22 +157,61 @@ def _collect(rule_id: int, start: int, end: int, flags: int, hits: object) -> No
     cast("list[int]", hits).append(rule_id)
 
 
-def _header_matches(rule: Rule, pkt: Packet) -> bool:
+def _endpoints_match(rule: Rule, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
+    """The rule header's addresses and ports, in its direction (or either, for ``<>``)."""
     header = rule.header
     if (
-        header.source.contains(pkt.src)
-        and header.source_ports.contains(pkt.sport)
-        and header.destination.contains(pkt.dst)
-        and header.destination_ports.contains(pkt.dport)
+        header.source.contains(src)
+        and header.source_ports.contains(sport)
+        and header.destination.contains(dst)
+        and header.destination_ports.contains(dport)
     ):
         return True
     return (
         header.bidirectional
-        and header.source.contains(pkt.dst)
-        and header.source_ports.contains(pkt.dport)
-        and header.destination.contains(pkt.src)
-        and header.destination_ports.contains(pkt.sport)
+        and header.source.contains(dst)
+        and header.source_ports.contains(dport)
+        and header.destination.contains(src)
+        and header.destination_ports.contains(sport)
     )
+
+
+_SECTIONS_IN_ORDER = (REQUEST_HEADERS, REQUEST_BODY, RESPONSE_HEADERS, RESPONSE_BODY)
+# Header and cookie buffers are the request's on the request side and the response's after it.
+_BOTH_HEADERS = frozenset(("http_header", "http_raw_header", "http_cookie", "http_raw_cookie"))
+
+
+def http_sections(rule: Rule) -> tuple[str, ...]:
+    """The HTTP sections ``rule`` is evaluated on; empty when it reads no HTTP buffer, or reads one
+    together with a buffer sections do not have (such as the packet's payload)."""
+    bases = {buffer_base(option.buffer) for option in rule.body.payload}
+    if not bases or not bases <= BUFFER_SECTION.keys():
+        return ()
+    if "file_data" in bases:
+        return (REQUEST_BODY, RESPONSE_BODY) if len(bases) == 1 else (RESPONSE_BODY,)
+    if bases & {"http_stat_code", "http_stat_msg"}:
+        return (RESPONSE_HEADERS,)
+    if "http_client_body" in bases:
+        return (REQUEST_BODY,)
+    if bases <= _BOTH_HEADERS:
+        return (REQUEST_HEADERS, RESPONSE_HEADERS)
+    return (REQUEST_HEADERS,)
+
+
+def _prefilter(rule: Rule, buffers: Callable[[str], bytes | None]) -> bool:
+    """Whether the rule's longest positive content can occur in its buffer."""
+    content = _longest_content(rule)
+    if content is None:
+        return True
+    data = buffers(content.buffer)
+    if data is None:
+        return False
+    return content.pattern.lower() in data.lower() if content.nocase else content.pattern in data
+
+
+def _longest_content(rule: Rule) -> Content | None:
+    contents = [o for o in rule.body.payload if isinstance(o, Content) and not o.negated]
+    return max(contents, key=lambda c: len(c.pattern), default=None)
 
 
 class DetectLayer(Layer):
@@ -173,7 +222,14 @@ class DetectLayer(Layer):
         # Rules that need what this layer cannot give yet, by reason.
         self.left_out: dict[str, int] = {}
         by_proto: dict[int, list[Rule]] = {proto: [] for proto in _ALL}
+        # HTTP rules by the message sections they are evaluated on.
+        self.by_section: dict[str, list[Rule]] = {section: [] for section in _SECTIONS_IN_ORDER}
         for rule in ruleset.rules:
+            sections = http_sections(rule)
+            if sections:
+                for section in sections:
+                    self.by_section[section].append(rule)
+                continue
             reason = self._unsupported(rule)
             if reason:
                 self.left_out[reason] = self.left_out.get(reason, 0) + 1
@@ -205,20 +261,39 @@ class DetectLayer(Layer):
             candidates = (self.groups.get(pkt.proto) or self.groups[-1]).candidates(payload)
         buffers = {DEFAULT_BUFFER: payload, "raw_data": payload}.get
         for rule in candidates:
-            if not _header_matches(rule, pkt):
+            if _endpoints_match(rule, pkt.src, pkt.sport, pkt.dst, pkt.dport):
+                self._evaluate(rule, pkt, flow, to_server, buffers)
+
+    def on_section(
+        self, flow: Flow, to_server: bool, section: str, buffers: Callable[[str], bytes | None]
+    ) -> None:
+        """An HTTP message section completed: evaluate the rules that read its buffers. The packet
+        being processed is the one that completed it."""
+        pkt = self.host.current_packet
+        src, dst, sport, dport = flow.src, flow.dst, flow.sport, flow.dport
+        if not to_server:
+            src, dst, sport, dport = dst, src, dport, sport
+        for rule in self.by_section[section]:
+            if not _prefilter(rule, buffers) or not _endpoints_match(rule, src, sport, dst, dport):
                 continue
-            body = rule.body
-            if not all(test.test(pkt, flow, to_server) for test in body.tests):
-                continue
-            if body.payload and not match_payload(body.payload, buffers, MatchState()):
-                continue
-            for action in body.actions:
-                action.apply(flow)
-            if body.noalert or not self._filters_pass(rule, pkt):
-                continue
-            flow.alerted = True
-            self.alerts += 1
-            self.host.emit(AlertEvent(flow, pkt.ts, pkt.pcap_cnt, to_server, rule))
+            self._evaluate(rule, pkt, flow, to_server, buffers)
+
+    def _evaluate(
+        self, rule: Rule, pkt: Packet, flow: Flow, to_server: bool, buffers: Callable[[str], bytes | None]
+    ) -> None:
+        """Tests, payload, actions and filters of one candidate whose header matched; alert if due."""
+        body = rule.body
+        if not all(test.test(pkt, flow, to_server) for test in body.tests):
+            return
+        if body.payload and not match_payload(body.payload, buffers, MatchState()):
+            return
+        for action in body.actions:
+            action.apply(flow)
+        if body.noalert or not self._filters_pass(rule, pkt):
+            return
+        flow.alerted = True
+        self.alerts += 1
+        self.host.emit(AlertEvent(flow, pkt.ts, pkt.pcap_cnt, to_server, rule))
 
     def _filters_pass(self, rule: Rule, pkt: Packet) -> bool:
         """detection_filter and threshold: whether this match alerts."""
