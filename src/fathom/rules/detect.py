@@ -19,7 +19,7 @@ reassembled TCP data at Snort's flush points; such rules are left out and counte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from typing import cast
 
 import hyperscan
@@ -49,12 +49,11 @@ _IP_PROTOCOLS = {"tcp": (PROTO_TCP,), "udp": (PROTO_UDP,), "icmp": (PROTO_ICMP, 
 _ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
 
 
-def fast_pattern(rule: Rule) -> Content | None:
-    """The content a rule is found by: the one marked fast_pattern, else the longest positive one."""
+def fast_pattern(rule: Rule, buffers: Container[str] = _PACKET_BUFFERS) -> Content | None:
+    """The content a rule is found by, among its positive contents in ``buffers``: the one marked
+    fast_pattern, else the longest."""
     contents = [
-        o
-        for o in rule.body.payload
-        if isinstance(o, Content) and not o.negated and o.buffer in _PACKET_BUFFERS
+        o for o in rule.body.payload if isinstance(o, Content) and not o.negated and o.buffer in buffers
     ]
     marked = [c for c in contents if c.fast_pattern]
     if marked:
@@ -115,15 +114,15 @@ def _shared_group(rules: list[Rule], shared: dict[tuple[int, ...], RuleGroup]) -
 
 
 class RuleGroup:
-    """The rules of one IP protocol, with a Hyperscan database of their fast patterns."""
+    """Rules with a Hyperscan database of their fast patterns in ``buffers``."""
 
-    def __init__(self, rules: Sequence[Rule]) -> None:
+    def __init__(self, rules: Sequence[Rule], buffers: Container[str] = _PACKET_BUFFERS) -> None:
         self.always: list[Rule] = []
         self.indexed: list[Rule] = []
         expressions: list[bytes] = []
         flags: list[int] = []
         for rule in rules:
-            content = fast_pattern(rule)
+            content = fast_pattern(rule, buffers)
             if content is None:
                 self.always.append(rule)
                 continue
@@ -198,20 +197,40 @@ def http_sections(rule: Rule) -> tuple[str, ...]:
     return (REQUEST_HEADERS,)
 
 
-def _prefilter(rule: Rule, buffers: Callable[[str], bytes | None]) -> bool:
-    """Whether the rule's longest positive content can occur in its buffer."""
-    content = _longest_content(rule)
-    if content is None:
+class SectionGroup:
+    """The rules of one HTTP section: one Hyperscan database per buffer their fast patterns are
+    in, so each buffer of a section is scanned once."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.order = {id(rule): index for index, rule in enumerate(rules)}
+        by_buffer: dict[str, list[Rule]] = {}
+        self.always: list[Rule] = []
+        for rule in rules:
+            content = fast_pattern(rule, _ANY_BUFFER)
+            if content is None:
+                self.always.append(rule)
+            else:
+                by_buffer.setdefault(content.buffer, []).append(rule)
+        self.groups = {buffer: RuleGroup(rules, (buffer,)) for buffer, rules in by_buffer.items()}
+
+    def candidates(self, buffers: Callable[[str], bytes | None]) -> list[Rule]:
+        found = list(self.always)
+        for buffer, group in self.groups.items():
+            data = buffers(buffer)
+            if data:
+                found += group.candidates(data)
+        found.sort(key=lambda rule: self.order[id(rule)])
+        return found
+
+
+class _AnyBuffer:
+    """Every buffer name."""
+
+    def __contains__(self, name: object) -> bool:
         return True
-    data = buffers(content.buffer)
-    if data is None:
-        return False
-    return content.pattern.lower() in data.lower() if content.nocase else content.pattern in data
 
 
-def _longest_content(rule: Rule) -> Content | None:
-    contents = [o for o in rule.body.payload if isinstance(o, Content) and not o.negated]
-    return max(contents, key=lambda c: len(c.pattern), default=None)
+_ANY_BUFFER = _AnyBuffer()
 
 
 class DetectLayer(Layer):
@@ -223,12 +242,12 @@ class DetectLayer(Layer):
         self.left_out: dict[str, int] = {}
         by_proto: dict[int, list[Rule]] = {proto: [] for proto in _ALL}
         # HTTP rules by the message sections they are evaluated on.
-        self.by_section: dict[str, list[Rule]] = {section: [] for section in _SECTIONS_IN_ORDER}
+        by_section: dict[str, list[Rule]] = {section: [] for section in _SECTIONS_IN_ORDER}
         for rule in ruleset.rules:
             sections = http_sections(rule)
             if sections:
                 for section in sections:
-                    self.by_section[section].append(rule)
+                    by_section[section].append(rule)
                 continue
             reason = self._unsupported(rule)
             if reason:
@@ -236,6 +255,7 @@ class DetectLayer(Layer):
                 continue
             for proto in _IP_PROTOCOLS.get(rule.header.protocol, _ALL):
                 by_proto[proto].append(rule)
+        self.sections = {section: SectionGroup(rules) for section, rules in by_section.items()}
         self.ports = {proto: PortGroups(by_proto[proto]) for proto in (PROTO_TCP, PROTO_UDP)}
         self.groups = {
             proto: RuleGroup(rules) for proto, rules in by_proto.items() if proto not in self.ports
@@ -273,10 +293,9 @@ class DetectLayer(Layer):
         src, dst, sport, dport = flow.src, flow.dst, flow.sport, flow.dport
         if not to_server:
             src, dst, sport, dport = dst, src, dport, sport
-        for rule in self.by_section[section]:
-            if not _prefilter(rule, buffers) or not _endpoints_match(rule, src, sport, dst, dport):
-                continue
-            self._evaluate(rule, pkt, flow, to_server, buffers)
+        for rule in self.sections[section].candidates(buffers):
+            if _endpoints_match(rule, src, sport, dst, dport):
+                self._evaluate(rule, pkt, flow, to_server, buffers)
 
     def _evaluate(
         self, rule: Rule, pkt: Packet, flow: Flow, to_server: bool, buffers: Callable[[str], bytes | None]
