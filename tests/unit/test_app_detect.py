@@ -49,10 +49,26 @@ def test_http_sections_reach_the_rules_that_read_them(tmp_path: Path) -> None:
     conv.server_sends(
         b"HTTP/1.1 404 Not Found\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     )
+    conv.client_acks()
     feed(engine, conv.packets)
     engine.finish()
     alerts = [(e["alert"]["signature_id"], e["pcap_cnt"]) for e in sink.events if e["event_type"] == "alert"]
-    # Request headers complete in packet 5 (uri, agent), the body too; the response in packet 6.
-    assert alerts == [(1, 5), (2, 5), (5, 5), (4, 6), (3, 6)]
+    # As Snort's reassembly flushes in IDS mode, a section is inspected when its receiver
+    # acknowledges it: the request (complete in packet 5) with the response packet 6 that acks it,
+    # the response with the client's ack, packet 7.
+    assert alerts == [(1, 6), (2, 6), (5, 6), (4, 7), (3, 7)]
     (flow,) = [e for e in sink.events if e["event_type"] == "flow"]
     assert flow["app_proto"] == "http"
+
+
+def test_sections_of_a_stream_picked_up_midstream_go_at_once(tmp_path: Path) -> None:
+    """Without the handshake the stream's start is unknown, so acknowledgements cannot be placed:
+    a section is inspected with the packet that completed it."""
+    engine, sink = engine_with(tmp_path)
+    conv = TcpConversation(dport=8000).handshake()
+    conv.client_sends(b"GET /admin.php HTTP/1.1\r\nUser-Agent: Mozilla/4.0\r\n\r\n").server_acks()
+    feed(engine, conv.packets[3:])
+    engine.finish()
+    alerts = [(e["alert"]["signature_id"], e["pcap_cnt"]) for e in sink.events if e["event_type"] == "alert"]
+    # sid 1 asks for an established flow, which a mid-stream pick-up is not (as in Snort).
+    assert alerts == [(2, 1)]

@@ -4,7 +4,9 @@ The service comes from the payload (:mod:`fathom.apps.wizard`) and is published 
 ``app_proto``, in Suricata's names. Every TCP flow's streams also go to an HTTP parser until the
 wizard names another service or the parser gives up, so that no HTTP byte is missed while the
 service is still unknown. Each completed HTTP section goes to the section handler (the detect
-layer) with that section's buffers.
+layer) with that section's buffers when the receiver acknowledges its last byte, as Snort's
+stream reassembly flushes in IDS mode: the acknowledging packet is the one alerts name. Sections
+of a stream whose start is unknown (picked up mid-stream) go at once.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from fathom.apps.http_buffers import (
     section_buffers,
 )
 from fathom.apps.wizard import ServiceWizard, WizardState
-from fathom.decode.packet import PROTO_TCP, Buffer, Packet
+from fathom.decode.packet import PROTO_TCP, TH_ACK, Buffer, Packet
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
@@ -33,12 +35,18 @@ _APP_PROTO = {"ssl": "tls", "netbios-ssn": "smb", "dce_tcp": "dcerpc", "dce_udp"
 SectionHandler = Callable[[Flow, bool, str, Callable[[str], bytes | None]], None]
 
 
+# A completed section waiting for its acknowledgement: direction, stream offset after its last
+# byte, the section and its buffers.
+_Pending = tuple[bool, int, str, Callable[[str], bytes | None]]
+
+
 class AppState:
-    __slots__ = ("http", "wizard")
+    __slots__ = ("http", "pending", "wizard")
 
     def __init__(self) -> None:
         self.wizard = WizardState()
         self.http: HttpConnection | None = HttpConnection()
+        self.pending: list[_Pending] = []
 
 
 def _section(event: HttpEvent) -> str:
@@ -65,8 +73,14 @@ class AppLayer(Layer):
         return state
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
-        if pkt.proto != PROTO_TCP and pkt.payload_len and flow.app_proto is None:
-            self._identify(flow, self._state(flow), to_server, pkt.payload(), pkt.proto)
+        if pkt.proto != PROTO_TCP:
+            if pkt.payload_len and flow.app_proto is None:
+                self._identify(flow, self._state(flow), to_server, pkt.payload(), pkt.proto)
+            return
+        if pkt.tcp_flags & TH_ACK:
+            state = self.slot.get(flow)
+            if state is not None and state.pending:
+                self._acknowledged(flow, state, not to_server, pkt.ack)
 
     def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         state = self._state(flow)
@@ -94,6 +108,9 @@ class AppLayer(Layer):
         if state.http is not None:
             for event in state.http.end():
                 self._deliver(flow, event)
+        for to_server, _, section, buffers in state.pending:
+            self.on_section(flow, to_server, section, buffers)
+        state.pending.clear()
         if flow.app_proto is None:
             self._publish(flow, self.wizard.finish(state.wizard, flow.proto, flow.sport, flow.dport))
 
@@ -111,4 +128,22 @@ class AppLayer(Layer):
 
     def _deliver(self, flow: Flow, event: HttpEvent) -> None:
         section = _section(event)
-        self.on_section(flow, event.to_server, section, section_buffers(event.transaction, section))
+        buffers = section_buffers(event.transaction, section)
+        first = flow.first_seq_ts if event.to_server else flow.first_seq_tc
+        state = self.slot.get(flow)
+        if first < 0 or state is None:
+            self.on_section(flow, event.to_server, section, buffers)
+        else:
+            state.pending.append((event.to_server, event.offset, section, buffers))
+
+    def _acknowledged(self, flow: Flow, state: AppState, sender_to_server: bool, ack: int) -> None:
+        """The receiver acknowledged the sender's stream up to ``ack``: deliver the sections it
+        covers, in order."""
+        first = flow.first_seq_ts if sender_to_server else flow.first_seq_tc
+        acked = (ack - first) & 0xFFFFFFFF
+        due = [p for p in state.pending if p[0] == sender_to_server and p[1] <= acked]
+        if not due:
+            return
+        state.pending = [p for p in state.pending if p[0] != sender_to_server or p[1] > acked]
+        for to_server, _, section, buffers in due:
+            self.on_section(flow, to_server, section, buffers)
