@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import sys
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -11,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fathom.engine import Engine
+from fathom.events.eve import ip_text
 from fathom.events.summary import FlowSummary
 from fathom.events.timefmt import eve_timestamp
 
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 _TOP = 10
 # Width for a stderr that is not a terminal (a log file, a pipe): wide enough that no line wraps.
 _UNWRAPPED_WIDTH = 10_000
-
-
-def _ip(addr: bytes) -> str:
-    return socket.inet_ntop(socket.AF_INET if len(addr) == 4 else socket.AF_INET6, addr)
 
 
 def _counter_table(title: str, counts: Counter[str], label: str, limit: int = _TOP) -> Table:
@@ -87,7 +83,7 @@ def print_summary(
         talkers.add_column("address")
         talkers.add_column("bytes", justify="right")
         for addr, nbytes in summary.talker_bytes.most_common(_TOP):
-            talkers.add_row(_ip(addr), f"{nbytes:,}")
+            talkers.add_row(ip_text(addr), f"{nbytes:,}")
         console.print(talkers)
     errors = Counter(
         {k.removeprefix("decoder.error."): v for k, v in counters.items() if "decoder.error." in k}

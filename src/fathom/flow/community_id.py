@@ -8,7 +8,6 @@ land on the same ID; message types without a counterpart are one-way and keep th
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import struct
@@ -61,13 +60,17 @@ _b64 = binascii.b2a_base64
 _sha1 = hashlib.sha1
 
 
+def _encode(data: bytes) -> str:
+    """The ID of a hash input: version 1, base64 of its SHA-1."""
+    return "1:" + _b64(_sha1(data, usedforsecurity=False).digest(), newline=False).decode("ascii")
+
+
 def community_id_ports(src: bytes, dst: bytes, sport: int, dport: int, proto: int) -> str:
     """Community ID v1 (seed 0) of a TCP, UDP or SCTP flow whose addresses and ports came from a decoded
     packet, so they need no checking: the per-flow fast path of :func:`community_id_v1`."""
     if dst < src or (src == dst and dport < sport):
         src, dst, sport, dport = dst, src, dport, sport
-    digest = _sha1(b"".join((_SEED_ZERO, src, dst, _PROTO_PAD[proto], _PORTS.pack(sport, dport)))).digest()
-    return "1:" + _b64(digest, newline=False).decode("ascii")
+    return _encode(b"".join((_SEED_ZERO, src, dst, _PROTO_PAD[proto], _PORTS.pack(sport, dport))))
 
 
 def community_id_v1(src: bytes, dst: bytes, sport: int, dport: int, proto: int, seed: int = 0) -> str:
@@ -109,5 +112,4 @@ def community_id_v1(src: bytes, dst: bytes, sport: int, dport: int, proto: int, 
         data = b"".join((_SEED.pack(seed), src, dst, _PROTO_PAD[proto], ports))
     except struct.error as exc:
         raise ValueError(f"community_id_v1: {exc}") from None
-    digest = hashlib.sha1(data, usedforsecurity=False).digest()
-    return "1:" + base64.b64encode(digest).decode("ascii")
+    return _encode(data)

@@ -161,10 +161,7 @@ class FlowTable:
 
     def _create(self, pkt: Packet) -> tuple[Flow, bool]:
         """Start a flow with ``pkt``; return it and whether ``pkt`` travels to the server."""
-        # self.memuse, inlined: this runs for every new flow.
-        streams = self.tcp.streams_created - self.stats.streams_freed
-        memuse = (len(self.flows) >> 1) * FLOW_COST_BYTES + streams * STREAM_COST_BYTES
-        if memuse + FLOW_COST_BYTES > self.memcap:
+        if self.memuse + FLOW_COST_BYTES > self.memcap:
             self._make_room(pkt.ts)
         src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
         proto = pkt.proto

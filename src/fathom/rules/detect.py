@@ -49,11 +49,13 @@ _IP_PROTOCOLS = {"tcp": (PROTO_TCP,), "udp": (PROTO_UDP,), "icmp": (PROTO_ICMP, 
 _ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
 
 
-def fast_pattern(rule: Rule, buffers: Container[str] = _PACKET_BUFFERS) -> Content | None:
-    """The content a rule is found by, among its positive contents in ``buffers``: the one marked
-    fast_pattern, else the longest."""
+def fast_pattern(rule: Rule, buffers: Container[str] | None = _PACKET_BUFFERS) -> Content | None:
+    """The content a rule is found by, among its positive contents in ``buffers`` (None: in any
+    buffer): the one marked fast_pattern, else the longest."""
     contents = [
-        o for o in rule.body.payload if isinstance(o, Content) and not o.negated and o.buffer in buffers
+        o
+        for o in rule.body.payload
+        if isinstance(o, Content) and not o.negated and (buffers is None or o.buffer in buffers)
     ]
     marked = [c for c in contents if c.fast_pattern]
     if marked:
@@ -206,7 +208,7 @@ class SectionGroup:
         by_buffer: dict[str, list[Rule]] = {}
         self.always: list[Rule] = []
         for rule in rules:
-            content = fast_pattern(rule, _ANY_BUFFER)
+            content = fast_pattern(rule, None)
             if content is None:
                 self.always.append(rule)
             else:
@@ -221,16 +223,6 @@ class SectionGroup:
                 found += group.candidates(data)
         found.sort(key=lambda rule: self.order[id(rule)])
         return found
-
-
-class _AnyBuffer:
-    """Every buffer name."""
-
-    def __contains__(self, name: object) -> bool:
-        return True
-
-
-_ANY_BUFFER = _AnyBuffer()
 
 
 class DetectLayer(Layer):

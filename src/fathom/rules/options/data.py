@@ -68,13 +68,14 @@ class BufferLen(PayloadOption):
             yield pos
 
 
-class UriLen(PayloadOption):
-    """urilen:range[,norm|raw] (Snort 2): the length of the normalized or raw URI. Snort 3 writes
-    it as ``http_uri; bufferlen:range``; unlike a sticky buffer it leaves the current buffer as is."""
+class UriLen(BufferLen):
+    """urilen:range[,norm|raw] (Snort 2): the length of the normalized or raw URI, which Snort 3
+    writes as ``http_uri; bufferlen:range``. Unlike a sticky buffer it leaves the current buffer
+    as is."""
 
     def __init__(self, args: str | None) -> None:
         parts = split_args(args or "")
-        self.range = parse_range(parts[0], 0, 65535)
+        super().__init__(parts[0])
         kind = parts[1] if len(parts) > 1 else "norm"
         if kind not in ("norm", "raw") or len(parts) > 2:
             raise RuleError(f"unknown argument ({', '.join(parts[1:])}); use norm or raw")
@@ -83,10 +84,6 @@ class UriLen(PayloadOption):
     def attach(self, body: RuleBody) -> None:
         self.buffer = self.uri
         body.payload.append(self)
-
-    def matches(self, data: bytes, pos: int, state: MatchState) -> Iterator[int]:
-        if len(data) in self.range:
-            yield pos
 
 
 class Base64Decode(PayloadOption):
