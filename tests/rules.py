@@ -1,8 +1,14 @@
-"""Rule options as the real parser splits them, for option tests."""
+"""Rules for tests: option lists as the real parser splits them, and engines matching rules."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from fathom.engine import Engine
+from fathom.rules.detect import detection
+from fathom.rules.loader import load_ruleset
 from fathom.rules.parser import parse_rules
+from tests.traffic import ListSink
 
 
 def options_of(text: str) -> tuple[tuple[str, str | None], ...]:
@@ -11,3 +17,15 @@ def options_of(text: str) -> tuple[tuple[str, str | None], ...]:
     assert errors == [], errors
     (rule,) = rules
     return rule.options
+
+
+def detecting_engine(tmp_path: Path, rules: str) -> tuple[Engine, ListSink]:
+    """An engine matching ``rules`` (which must all load), with a sink collecting its events."""
+    path = tmp_path / "test.rules"
+    path.write_text(rules)
+    ruleset = load_ruleset([str(path)])
+    assert ruleset.rejected == []
+    engine = Engine(layers=[detection(ruleset)])
+    sink = ListSink()
+    engine.add_sink(sink)
+    return engine, sink

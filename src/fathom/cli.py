@@ -17,10 +17,9 @@ from fathom.config import ConfigError, load_config
 from fathom.engine import Engine
 from fathom.events.file_sink import STDOUT, EveFileSink
 from fathom.events.summary import FlowSummary
-from fathom.host import LayerFactory, LayerHost
+from fathom.host import LayerFactory
 
 if TYPE_CHECKING:
-    from fathom.flow.consumer import Layer
     from fathom.rules.alert import AlertSummary
 
 # Files smaller than this finish before a progress bar would help.
@@ -78,17 +77,10 @@ def _detection(paths: Sequence[str], quiet: bool) -> tuple[list[LayerFactory], A
         _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
     if not ruleset.rules:
         return [], None
-    from fathom.apps.layer import AppLayer
-    from fathom.flow.consumer import LayerChain
     from fathom.rules.alert import AlertSummary
-    from fathom.rules.detect import DetectLayer
+    from fathom.rules.detect import detection
 
-    def app_and_detect(host: LayerHost) -> Layer:
-        # The application layer comes first: it hands each HTTP section's buffers to detection.
-        detect = DetectLayer(host, ruleset)
-        return LayerChain([AppLayer(host, detect.on_section), detect])
-
-    return [app_and_detect], AlertSummary()
+    return [detection(ruleset)], AlertSummary()
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

@@ -6,12 +6,8 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
-from fathom.apps.layer import AppLayer
 from fathom.engine import Engine
-from fathom.flow.consumer import Layer, LayerChain
-from fathom.host import LayerHost
-from fathom.rules.detect import DetectLayer
-from fathom.rules.loader import load_ruleset
+from tests.rules import detecting_engine
 from tests.traffic import ListSink, TcpConversation, feed
 
 RULES = (
@@ -25,19 +21,7 @@ RULES = (
 
 
 def engine_with(tmp_path: Path) -> tuple[Engine, ListSink]:
-    path = tmp_path / "http.rules"
-    path.write_text(RULES)
-    ruleset = load_ruleset([str(path)])
-    assert ruleset.rejected == []
-
-    def build(host: LayerHost) -> Layer:
-        detect = DetectLayer(host, ruleset)
-        return LayerChain([AppLayer(host, detect.on_section), detect])
-
-    engine = Engine(layers=[build])
-    sink = ListSink()
-    engine.add_sink(sink)
-    return engine, sink
+    return detecting_engine(tmp_path, RULES)
 
 
 def test_http_sections_reach_the_rules_that_read_them(tmp_path: Path) -> None:

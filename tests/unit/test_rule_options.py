@@ -334,9 +334,14 @@ def test_flow_established() -> None:
 
 def test_flow_streams_and_fragments() -> None:
     assert check("flow", "to_server,established,no_stream", make_packet())
-    body = build("flow", "to_client,established,only_stream")
-    assert body.partial == ["flow:only_stream needs reassembled stream data"]
-    assert build("flow", "established").partial == []
+    assert not check("flow", "to_server,established,only_stream", make_packet())
+    assert build("flow", "to_client,established,only_stream").partial == []
+    # A PDU of reassembled data: stream data, and established even once its FIN closed the flow.
+    pdu = make_packet(rebuilt=1)
+    assert check("flow", "to_server,established,only_stream", pdu)
+    assert not check("flow", "no_stream", pdu)
+    assert check("flow", "established", pdu, flow=make_flow(STATE_CLOSED))
+    assert not check("flow", "established", make_packet(), flow=make_flow(STATE_CLOSED))
     assert not check("flow", "only_frag", make_packet(ip_frag=0x4000))
     assert check("flow", "no_frag", make_packet(ip_frag=0x4000))
     assert check("flow", "only_frag", make_packet(ip_frag=0x0010))

@@ -72,9 +72,8 @@ def test_bundled_community_ruleset() -> None:
     assert ruleset.rejected == []
     assert len(ruleset.rules) == 4022
     waits = Counter(reason.split(":")[0] for rule in ruleset.partial for reason in set(rule.body.partial))
-    assert len(ruleset.partial) == 46
+    assert len(ruleset.partial) == 32
     assert waits == {
-        "flow": 17,  # flow:only_stream, until rules see reassembled streams
         "ssl_state": 7,
         "ssl_version": 2,
         "dce_iface": 15,

@@ -50,11 +50,14 @@ def section_buffers(tx: Transaction, section: str) -> Callable[[str], bytes | No
         else {}
     )
     known |= _headers(headers)
+    # A body section is also packet data to the rules on it, as Snort's body PDUs are; the
+    # header sections are not.
     if section == REQUEST_BODY:
         # file_data is the message body in either direction, as in Snort 3.
         known["http_client_body"] = known["file_data"] = tx.client_body
+        known["pkt_data"] = known["raw_data"] = tx.client_body
     if section == RESPONSE_BODY:
-        known["file_data"] = tx.file_data
+        known["file_data"] = known["pkt_data"] = known["raw_data"] = tx.file_data
 
     def lookup(name: str) -> bytes | None:
         found = known.get(name)

@@ -1,12 +1,21 @@
-"""The ``app`` layer: which service a flow speaks, and its HTTP transactions section by section.
+"""The ``app`` layer: which service a flow speaks, and the protocol data units rules inspect.
 
 The service comes from the payload (:mod:`fathom.apps.wizard`) and is published as the flow's
-``app_proto``, in Suricata's names. Every TCP flow's streams also go to an HTTP parser until the
+``app_proto``, in Suricata's names. Rules see a TCP flow as Snort 3 shows it to them:
+
+- until the flow has a service inspector, rules inspect its segments one by one (the detect
+  layer's ``on_packet``);
+- once it has one (the wizard named a service Snort inspects, or the server port is one Snort's
+  binder gives an inspector to), its segments are no longer inspected one by one
+  (:meth:`AppLayer.inspected`): its streams are cut into PDUs, each handed to the PDU handler when
+  the receiver acknowledges its last byte, as Snort's reassembly flushes in IDS mode. The
+  acknowledging packet is the one alerts name.
+
+HTTP is cut into message sections by its parser, which reads every TCP flow's streams until the
 wizard names another service or the parser gives up, so that no HTTP byte is missed while the
-service is still unknown. Each completed HTTP section goes to the section handler (the detect
-layer) with that section's buffers when the receiver acknowledges its last byte, as Snort's
-stream reassembly flushes in IDS mode: the acknowledging packet is the one alerts name. Sections
-of a stream whose start is unknown (picked up mid-stream) go at once.
+service is still unknown. The other services are cut by :mod:`fathom.apps.splitter`. Data of a
+stream whose start is unknown (picked up mid-stream) goes at once. A flow's remaining data is
+flushed when the sender's FIN is acknowledged and when the flow ends.
 """
 
 from __future__ import annotations
@@ -21,7 +30,8 @@ from fathom.apps.http_buffers import (
     RESPONSE_HEADERS,
     section_buffers,
 )
-from fathom.apps.wizard import ServiceWizard, WizardState
+from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
+from fathom.apps.wizard import SNORT_SERVICES, ServiceWizard, WizardState
 from fathom.decode.packet import PROTO_TCP, TH_ACK, Buffer, Packet
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
@@ -30,23 +40,60 @@ from fathom.host import LayerHost
 # Snort's service names where Suricata's app_proto differs.
 _APP_PROTO = {"ssl": "tls", "netbios-ssn": "smb", "dce_tcp": "dcerpc", "dce_udp": "dcerpc"}
 
-# Receives one completed HTTP section: the flow, the direction that completed it, the section's
-# name and its buffer lookup.
-SectionHandler = Callable[[Flow, bool, str, Callable[[str], bytes | None]], None]
+# The section name of a PDU that is not an HTTP message section.
+STREAM_PDU = "stream"
+
+# A buffer lookup: a buffer's bytes by rule-option name, or None when the PDU has no such buffer.
+Buffers = Callable[[str], bytes | None]
+# Receives one PDU: the flow, the direction of its data, its section name and its buffers. A
+# PDU's ``pkt_data`` is its data, when rules on packet data inspect it.
+PduHandler = Callable[[Flow, bool, str, Buffers], None]
+
+# Stream bytes kept per direction while waiting for an acknowledgement, or for the wizard.
+MAX_UNFLUSHED = 4 * MAX_PDU
+
+# A completed HTTP section waiting for its acknowledgement: direction, stream offset after its
+# last byte, the section and its buffers.
+_Pending = tuple[bool, int, str, Buffers]
 
 
-# A completed section waiting for its acknowledgement: direction, stream offset after its last
-# byte, the section and its buffers.
-_Pending = tuple[bool, int, str, Callable[[str], bytes | None]]
+class _Unflushed:
+    """One direction's stream bytes not yet flushed, from stream offset ``base``."""
+
+    __slots__ = ("base", "data")
+
+    def __init__(self) -> None:
+        self.base = 0
+        self.data = bytearray()
 
 
 class AppState:
-    __slots__ = ("http", "pending", "wizard")
+    __slots__ = ("cutter", "http", "pending", "service", "streams", "wizard")
 
     def __init__(self) -> None:
         self.wizard = WizardState()
         self.http: HttpConnection | None = HttpConnection()
         self.pending: list[_Pending] = []
+        # The service rules are gated by, once the wizard named one Snort's wizard names too.
+        self.service: str | None = None
+        # How the streams are cut, once an inspector other than HTTP's has the flow.
+        self.cutter: Cutter | None = None
+        # To the client, to the server; None once no stream PDU can come from the flow.
+        self.streams: tuple[_Unflushed, _Unflushed] | None = (_Unflushed(), _Unflushed())
+
+
+class AppStats:
+    """PDUs flushed, and those cut short by the bound on unacknowledged bytes."""
+
+    __slots__ = ("forced", "pdus", "sections")
+
+    def __init__(self) -> None:
+        self.pdus = 0
+        self.sections = 0
+        self.forced = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"pdus": self.pdus, "http_sections": self.sections, "pdus_forced": self.forced}
 
 
 def _section(event: HttpEvent) -> str:
@@ -59,16 +106,41 @@ def _section(event: HttpEvent) -> str:
     return RESPONSE_HEADERS
 
 
+def _stream_buffers(data: bytes) -> Buffers:
+    return {"pkt_data": data, "raw_data": data}.get
+
+
 class AppLayer(Layer):
-    def __init__(self, host: LayerHost, on_section: SectionHandler) -> None:
+    def __init__(self, host: LayerHost) -> None:
         self.slot = host.new_slot("app", AppState)
         self.wizard = ServiceWizard()
-        self.on_section = on_section
+        # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
+        self.on_pdu: PduHandler | None = None
+        self.stats = AppStats()
+
+    def service(self, flow: Flow) -> str | None:
+        """The flow's service in Snort's names, as rules' ``service`` options gate on."""
+        state = self.slot.get(flow)
+        return None if state is None else state.service
+
+    def inspected(self, flow: Flow) -> bool:
+        """Whether a service inspector has the flow: its TCP data then reaches rules as PDUs."""
+        state = self.slot.get(flow)
+        if state is None:
+            # Before its first data, only a port-bound inspector has the flow.
+            return flow.proto == PROTO_TCP and flow.dport in PORT_BOUND
+        return state.cutter is not None or state.service == "http"
 
     def _state(self, flow: Flow) -> AppState:
         state = self.slot.get(flow)
         if state is None:
             state = AppState()
+            if flow.proto == PROTO_TCP and self.on_pdu is not None:
+                bound = PORT_BOUND.get(flow.dport)
+                if bound is not None:
+                    state.cutter = CUTTERS[bound]
+            else:
+                state.streams = None
             self.slot.set(flow, state)
         return state
 
@@ -79,12 +151,22 @@ class AppLayer(Layer):
             return
         if pkt.tcp_flags & TH_ACK:
             state = self.slot.get(flow)
-            if state is not None and state.pending:
-                self._acknowledged(flow, state, not to_server, pkt.ack)
+            if state is not None:
+                if state.pending:
+                    self._acknowledged(flow, state, not to_server, pkt.ack)
+                if state.cutter is not None and state.streams is not None:
+                    self._flush(flow, state, not to_server, pkt.ack)
 
     def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         state = self._state(flow)
         data = memoryview(buf)[off : off + length]
+        streams = state.streams
+        if streams is not None:
+            first = flow.first_seq_ts if to_server else flow.first_seq_tc
+            if first < 0 and state.cutter is not None:
+                self._emit(flow, to_server, bytes(data))
+            else:
+                self._keep(flow, state, streams[to_server], to_server, data)
         if flow.app_proto is None:
             self._identify(flow, state, to_server, data, PROTO_TCP)
         http = state.http
@@ -97,9 +179,18 @@ class AppLayer(Layer):
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
         state = self.slot.get(flow)
-        if state is not None and state.http is not None:
+        if state is None:
+            return
+        if state.http is not None:
             for event in state.http.gap(to_server, length):
                 self._deliver(flow, event)
+        if state.streams is not None:
+            # What came before the hole is flushed now: it can no longer be acknowledged in order.
+            stream = state.streams[to_server]
+            if state.cutter is not None and stream.data:
+                self._emit(flow, to_server, bytes(stream.data))
+            stream.base += len(stream.data) + length
+            stream.data.clear()
 
     def on_flow_end(self, flow: Flow) -> None:
         state = self.slot.get(flow)
@@ -109,17 +200,48 @@ class AppLayer(Layer):
             for event in state.http.end():
                 self._deliver(flow, event)
         for to_server, _, section, buffers in state.pending:
-            self.on_section(flow, to_server, section, buffers)
+            self._section(flow, to_server, section, buffers)
         state.pending.clear()
+        if state.cutter is not None and state.streams is not None:
+            for to_server in (True, False):
+                stream = state.streams[to_server]
+                if stream.data:
+                    self._emit(flow, to_server, bytes(stream.data))
+                    stream.data.clear()
         if flow.app_proto is None:
             self._publish(flow, self.wizard.finish(state.wizard, flow.proto, flow.sport, flow.dport))
 
+    def _keep(
+        self, flow: Flow, state: AppState, stream: _Unflushed, to_server: bool, data: memoryview
+    ) -> None:
+        """Keep a direction's new bytes until they are acknowledged (or the wizard decides);
+        past the bound, an inspected stream flushes its oldest bytes now and a searching one
+        drops them."""
+        stream.data += data
+        excess = len(stream.data) - MAX_UNFLUSHED
+        if excess <= 0:
+            return
+        if state.cutter is not None:
+            self.stats.forced += 1
+            self._emit(flow, to_server, bytes(stream.data[:excess]))
+        del stream.data[:excess]
+        stream.base += excess
+
     def _identify(self, flow: Flow, state: AppState, to_server: bool, data: memoryview, proto: int) -> None:
         service = self.wizard.observe(state.wizard, to_server, data, proto, flow.sport, flow.dport)
-        if service is not None:
-            self._publish(flow, service)
-            if service != "http":
-                state.http = None
+        if service is None:
+            if state.wizard.client.done and state.wizard.server.done and state.cutter is None:
+                state.streams = None
+            return
+        self._publish(flow, service)
+        if state.cutter is None and service in SNORT_SERVICES:
+            # A port-bound inspector keeps the flow (and its service unknown), as in Snort.
+            state.service = service
+            state.cutter = CUTTERS.get(service)
+        if service != "http":
+            state.http = None
+        if state.cutter is None:
+            state.streams = None
 
     @staticmethod
     def _publish(flow: Flow, service: str | None) -> None:
@@ -127,14 +249,23 @@ class AppLayer(Layer):
             flow.app_proto = _APP_PROTO.get(service, service)
 
     def _deliver(self, flow: Flow, event: HttpEvent) -> None:
+        if self.on_pdu is None:
+            return
         section = _section(event)
         buffers = section_buffers(event.transaction, section)
         first = flow.first_seq_ts if event.to_server else flow.first_seq_tc
         state = self.slot.get(flow)
         if first < 0 or state is None:
-            self.on_section(flow, event.to_server, section, buffers)
+            self._section(flow, event.to_server, section, buffers)
         else:
             state.pending.append((event.to_server, event.offset, section, buffers))
+
+    def _section(self, flow: Flow, to_server: bool, section: str, buffers: Buffers) -> None:
+        """An HTTP section is inspected only on a flow the HTTP inspector has."""
+        state = self.slot.get(flow)
+        if state is not None and state.service == "http" and self.on_pdu is not None:
+            self.stats.sections += 1
+            self.on_pdu(flow, to_server, section, buffers)
 
     def _acknowledged(self, flow: Flow, state: AppState, sender_to_server: bool, ack: int) -> None:
         """The receiver acknowledged the sender's stream up to ``ack``: deliver the sections it
@@ -146,4 +277,34 @@ class AppLayer(Layer):
             return
         state.pending = [p for p in state.pending if p[0] != sender_to_server or p[1] > acked]
         for to_server, _, section, buffers in due:
-            self.on_section(flow, to_server, section, buffers)
+            self._section(flow, to_server, section, buffers)
+
+    def _flush(self, flow: Flow, state: AppState, sender_to_server: bool, ack: int) -> None:
+        """Flush the PDUs the receiver's ``ack`` completes; all that was acknowledged once the
+        acknowledgement reaches past the data (the sender's FIN)."""
+        assert state.streams is not None and state.cutter is not None
+        stream = state.streams[sender_to_server]
+        first = flow.first_seq_ts if sender_to_server else flow.first_seq_tc
+        if first < 0 or not stream.data:
+            return
+        acked = ((ack - first) & 0xFFFFFFFF) - stream.base
+        ready = min(acked, len(stream.data))
+        if ready <= 0:
+            return
+        ended = acked > len(stream.data)
+        cutter = state.cutter
+        off = 0
+        while off < ready:
+            window = bytes(stream.data[off : min(ready, off + MAX_PDU)])
+            size = cutter(window) or (len(window) if ended or len(window) == MAX_PDU else 0)
+            if not size:
+                break
+            self._emit(flow, sender_to_server, window[:size])
+            off += size
+        del stream.data[:off]
+        stream.base += off
+
+    def _emit(self, flow: Flow, to_server: bool, data: bytes) -> None:
+        if self.on_pdu is not None:
+            self.stats.pdus += 1
+            self.on_pdu(flow, to_server, STREAM_PDU, _stream_buffers(data))

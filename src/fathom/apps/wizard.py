@@ -127,6 +127,14 @@ SPELLS = (
     ),
 )
 
+# What Snort 3's default wizard can name (its spells, hexes and curses): rules gate on these. The
+# other services here help application identification, which Snort leaves to other inspectors.
+SNORT_SERVICES = frozenset({
+    "ftp", "http", "imap", "pop3", "sip", "smtp", "ssh", "dce_http_server", "dce_http_proxy",
+    "dnp3", "netflow", "http2", "modbus", "rpc", "ssl", "telnet", "dcerpc", "netbios-ssn", "mms",
+    "opcua", "s7commplus", "socks",
+})  # fmt: skip
+
 HEXES = (
     Magic("ssl", to_server=("|16 03|",), to_client=("|16 03|",)),
     Magic("telnet", to_server=TELNET_COMMANDS, to_client=TELNET_COMMANDS),

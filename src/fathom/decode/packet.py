@@ -65,6 +65,7 @@ class Packet:
         "payload_off",
         "pcap_cnt",
         "proto",
+        "rebuilt",
         "seq",
         "sport",
         "src",
@@ -111,6 +112,8 @@ class Packet:
         # Transport payload, as an offset and length into ``buf``.
         self.payload_off = 0
         self.payload_len = 0
+        # A PDU of reassembled stream data shown to rules, not a packet from the wire.
+        self.rebuilt = False
 
     @property
     def tcp_opts_off(self) -> int:

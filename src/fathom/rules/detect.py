@@ -1,24 +1,28 @@
-"""The ``detect`` layer: Snort rules evaluated on every packet.
+"""The ``detect`` layer: Snort rules on packets and on the PDUs of the ``app`` layer.
 
 Rules are grouped as Snort groups them: by IP protocol and, for TCP and UDP, by the service port
 a rule names (its destination ports, else its source ports; rules for any port form a group of
-their own). A packet is evaluated against the groups of its ports and the any-port group. Within
-a group, each rule's fast pattern (its longest positive content in the packet's payload, or the
-one marked ``fast_pattern``) goes into one Hyperscan database; the packet is scanned once per
-group, and only the rules whose fast pattern occurs are evaluated, plus those that have none.
-A candidate is then checked in Snort's order: header (addresses, ports, direction), tests (flow,
-flags, flowbits, ...), payload options, and the filters; its actions (flowbits) run when it
-matched, and it alerts unless it is ``noalert``.
+their own), and by the services they name. Data is evaluated against the groups of its ports,
+the any-port group and, once the flow's service is known, that service's group. Within a group,
+each rule's fast pattern (its longest positive content in the data, or the one marked
+``fast_pattern``) goes into one Hyperscan database; the data is scanned once per group, and only
+the rules whose fast pattern occurs are evaluated, plus those that have none. A candidate is then
+checked in Snort's order: header (addresses, ports, direction; a known service replaces the port
+check for rules naming services, and excludes those naming others), tests (flow, flags,
+flowbits, ...), payload options, and the filters; its actions (flowbits) run when it matched, and
+it alerts unless it is ``noalert``.
 
-Rules on the HTTP inspector's buffers are evaluated on each HTTP message section the
-application layer completes (:meth:`DetectLayer.on_section`), against the sections their buffers
-belong to; a rule's longest positive content in those buffers prefilters it. Not yet here: service
-rule headers (``alert http (...)``), rules mixing packet data with HTTP buffers, and evaluation of
-reassembled TCP data at Snort's flush points; such rules are left out and counted.
+What the rules see is what Snort shows them: TCP segments one by one until a service inspector
+has the flow, then the PDUs the ``app`` layer flushes (:meth:`DetectLayer.on_pdu`). An HTTP
+message section is a PDU: its HTTP rules are evaluated against the sections their buffers belong
+to, prefiltered by their longest positive content in those buffers, and a body section is packet
+data too. Not yet here: rules mixing packet data with HTTP buffers, and ``file`` rules; such
+rules are left out and counted.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Container, Sequence
 from typing import cast
 
@@ -32,10 +36,11 @@ from fathom.apps.http_buffers import (
     RESPONSE_HEADERS,
     buffer_base,
 )
+from fathom.apps.layer import AppLayer, Buffers
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
-from fathom.flow.consumer import Layer
+from fathom.flow.consumer import Layer, LayerChain
 from fathom.flow.flow import Flow
-from fathom.host import LayerHost
+from fathom.host import LayerFactory, LayerHost
 from fathom.rules.alert import AlertEvent
 from fathom.rules.evaluate import match_payload
 from fathom.rules.loader import Rule, Ruleset
@@ -47,6 +52,8 @@ from fathom.rules.options.filters import DetectionFilter, RateTracker, Threshold
 _PACKET_BUFFERS = frozenset((DEFAULT_BUFFER, "raw_data"))
 _IP_PROTOCOLS = {"tcp": (PROTO_TCP,), "udp": (PROTO_UDP,), "icmp": (PROTO_ICMP, PROTO_ICMPV6)}
 _ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
+# What a rule whose header names a service (``alert http``) runs over.
+_SERVICE_PROTOCOLS = (PROTO_TCP, PROTO_UDP)
 
 
 def fast_pattern(rule: Rule, buffers: Container[str] | None = _PACKET_BUFFERS) -> Content | None:
@@ -158,23 +165,42 @@ def _collect(rule_id: int, start: int, end: int, flags: int, hits: object) -> No
     cast("list[int]", hits).append(rule_id)
 
 
-def _endpoints_match(rule: Rule, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
-    """The rule header's addresses and ports, in its direction (or either, for ``<>``)."""
+def _header_matches(rule: Rule, service: str | None, src: bytes, sport: int, dst: bytes, dport: int) -> bool:
+    """The rule header against a packet, as Snort matches it: once the flow's service is known,
+    a rule naming services matches only that service, and then whatever its ports; otherwise
+    its addresses and ports, in its direction (or either, for ``<>``)."""
+    services = rule.body.services
+    ports = True
+    if service is not None and services:
+        if service not in services:
+            return False
+        ports = False
     header = rule.header
     if (
         header.source.contains(src)
-        and header.source_ports.contains(sport)
         and header.destination.contains(dst)
-        and header.destination_ports.contains(dport)
+        and (not ports or (header.source_ports.contains(sport) and header.destination_ports.contains(dport)))
     ):
         return True
     return (
         header.bidirectional
         and header.source.contains(dst)
-        and header.source_ports.contains(dport)
         and header.destination.contains(src)
-        and header.destination_ports.contains(sport)
+        and (not ports or (header.source_ports.contains(dport) and header.destination_ports.contains(sport)))
     )
+
+
+def _pdu_packet(current: Packet, flow: Flow, to_server: bool, data: bytes) -> Packet:
+    """The packet rules see for a PDU: the flushing packet's, carrying the PDU's data in the
+    direction of that data."""
+    pkt = copy.copy(current)
+    if to_server:
+        pkt.src, pkt.dst, pkt.sport, pkt.dport = flow.src, flow.dst, flow.sport, flow.dport
+    else:
+        pkt.src, pkt.dst, pkt.sport, pkt.dport = flow.dst, flow.src, flow.dport, flow.sport
+    pkt.buf, pkt.payload_off, pkt.payload_len = data, 0, len(data)
+    pkt.rebuilt = True
+    return pkt
 
 
 _SECTIONS_IN_ORDER = (REQUEST_HEADERS, REQUEST_BODY, RESPONSE_HEADERS, RESPONSE_BODY)
@@ -226,13 +252,19 @@ class SectionGroup:
 
 
 class DetectLayer(Layer):
-    def __init__(self, host: LayerHost, ruleset: Ruleset) -> None:
+    """Snort rules on packets and on the PDUs of ``app`` (which this layer subscribes to)."""
+
+    def __init__(self, host: LayerHost, ruleset: Ruleset, app: AppLayer) -> None:
         self.host = host
         self.ruleset = ruleset
+        self.app = app
+        app.on_pdu = self.on_pdu
         self.rates = RateTracker()
         # Rules that need what this layer cannot give yet, by reason.
         self.left_out: dict[str, int] = {}
+        self.order = {id(rule): index for index, rule in enumerate(ruleset.rules)}
         by_proto: dict[int, list[Rule]] = {proto: [] for proto in _ALL}
+        by_service: dict[tuple[int, str], list[Rule]] = {}
         # HTTP rules by the message sections they are evaluated on.
         by_section: dict[str, list[Rule]] = {section: [] for section in _SECTIONS_IN_ORDER}
         for rule in ruleset.rules:
@@ -245,48 +277,80 @@ class DetectLayer(Layer):
             if reason:
                 self.left_out[reason] = self.left_out.get(reason, 0) + 1
                 continue
-            for proto in _IP_PROTOCOLS.get(rule.header.protocol, _ALL):
-                by_proto[proto].append(rule)
+            protocol = rule.header.protocol
+            for service in rule.body.services:
+                for proto in _IP_PROTOCOLS.get(protocol, _ALL if protocol == "ip" else _SERVICE_PROTOCOLS):
+                    by_service.setdefault((proto, service), []).append(rule)
+            if protocol in _IP_PROTOCOLS or protocol == "ip":
+                for proto in _IP_PROTOCOLS.get(protocol, _ALL):
+                    by_proto[proto].append(rule)
         self.sections = {section: SectionGroup(rules) for section, rules in by_section.items()}
         self.ports = {proto: PortGroups(by_proto[proto]) for proto in (PROTO_TCP, PROTO_UDP)}
         self.groups = {
             proto: RuleGroup(rules) for proto, rules in by_proto.items() if proto not in self.ports
         }
+        # Rules naming a service, found by it whatever the ports once the flow's service is known.
+        self.services = {service: RuleGroup(rules) for service, rules in by_service.items()}
         self.alerts = 0
 
     @staticmethod
     def _unsupported(rule: Rule) -> str:
         if rule.header.action != "alert":
             return f"action {rule.header.action}"
-        if rule.header.protocol not in _IP_PROTOCOLS and rule.header.protocol != "ip":
-            return "service rule header"
+        if rule.header.protocol == "file":
+            return "file rule header"
         if any(o.buffer not in _PACKET_BUFFERS and o.buffer != "base64_data" for o in rule.body.payload):
             return "inspector buffer"
         return ""
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
-        payload = bytes(pkt.payload())
+        # TCP data that a service inspector cuts into PDUs is inspected as PDUs, not as segments.
+        if pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow):
+            return
+        self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()))
+
+    def _inspect_data(self, pkt: Packet, flow: Flow, to_server: bool, payload: bytes) -> None:
+        """The rules on packet data: those of the packet's ports (or protocol) and those of the
+        flow's service."""
         ports = self.ports.get(pkt.proto)
         if ports is not None:
             candidates = ports.candidates(pkt.sport, pkt.dport, payload)
         else:
             candidates = (self.groups.get(pkt.proto) or self.groups[-1]).candidates(payload)
+        service = self.app.service(flow)
+        if service is not None:
+            group = self.services.get((pkt.proto, service))
+            if group is not None:
+                candidates = self._merge(candidates, group.candidates(payload))
         buffers = {DEFAULT_BUFFER: payload, "raw_data": payload}.get
         for rule in candidates:
-            if _endpoints_match(rule, pkt.src, pkt.sport, pkt.dst, pkt.dport):
+            if _header_matches(rule, service, pkt.src, pkt.sport, pkt.dst, pkt.dport):
                 self._evaluate(rule, pkt, flow, to_server, buffers)
 
-    def on_section(
-        self, flow: Flow, to_server: bool, section: str, buffers: Callable[[str], bytes | None]
-    ) -> None:
-        """An HTTP message section completed: evaluate the rules that read its buffers. The packet
-        being processed is the one that completed it."""
-        pkt = self.host.current_packet
-        src, dst, sport, dport = flow.src, flow.dst, flow.sport, flow.dport
-        if not to_server:
-            src, dst, sport, dport = dst, src, dport, sport
-        for rule in self.sections[section].candidates(buffers):
-            if _endpoints_match(rule, src, sport, dst, dport):
+    def _merge(self, first: list[Rule], second: list[Rule]) -> list[Rule]:
+        """Two candidate lists as one, in ruleset order, each rule once."""
+        if not second:
+            return first
+        if not first:
+            return second
+        merged = {id(rule): rule for rule in first}
+        merged.update((id(rule), rule) for rule in second)
+        return sorted(merged.values(), key=lambda rule: self.order[id(rule)])
+
+    def on_pdu(self, flow: Flow, to_server: bool, section: str, buffers: Buffers) -> None:
+        """A PDU was flushed: evaluate the rules on packet data against its data, when it is
+        packet data to them, and the HTTP rules of its section. The packet being processed is the
+        one that flushed it; the rules see the PDU's direction and size."""
+        data = buffers(DEFAULT_BUFFER)
+        pkt = _pdu_packet(self.host.current_packet, flow, to_server, data or b"")
+        if data is not None:
+            self._inspect_data(pkt, flow, to_server, data)
+        group = self.sections.get(section)
+        if group is None:
+            return
+        service = self.app.service(flow)
+        for rule in group.candidates(buffers):
+            if _header_matches(rule, service, pkt.src, pkt.sport, pkt.dst, pkt.dport):
                 self._evaluate(rule, pkt, flow, to_server, buffers)
 
     def _evaluate(
@@ -316,3 +380,14 @@ class DetectLayer(Layer):
 
     def on_flow_end(self, flow: Flow) -> None:
         self.ruleset.flowbits.forget(flow)
+
+
+def detection(ruleset: Ruleset) -> LayerFactory:
+    """The layers that match ``ruleset``: the application layer, which names services and cuts
+    PDUs, then this one."""
+
+    def build(host: LayerHost) -> Layer:
+        app = AppLayer(host)
+        return LayerChain([app, DetectLayer(host, ruleset, app)])
+
+    return build

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fathom.apps.http_buffers import BUFFER_SECTION, buffer_base
 from fathom.rules.classification import CLASSTYPES
 from fathom.rules.errors import RuleError
 from fathom.rules.options import RuleBody, registry
@@ -68,6 +69,9 @@ def build_rule(text: RuleText) -> Rule:
             raise RuleError(f"{keyword}: {exc}") from None
     if not body.sid:
         raise RuleError("no sid")
+    if not body.services and any(buffer_base(o.buffer) in BUFFER_SECTION for o in body.payload):
+        # A rule on HTTP buffers is an HTTP rule, named so or not (Snort adds the service too).
+        body.services.append("http")
     if body.priority is None and body.classtype:
         body.priority = CLASSTYPES[body.classtype].priority
     return Rule(text, body)

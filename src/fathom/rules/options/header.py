@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_NAMES, PROTO_TCP
-from fathom.flow.flow import STATE_CLOSING, STATE_ESTABLISHED
+from fathom.flow.flow import STATE_CLOSED, STATE_CLOSING, STATE_ESTABLISHED
 from fathom.rules.errors import RuleError
 from fathom.rules.options.base import RuleBody, Test, register
 from fathom.rules.options.ranges import parse_number, parse_range
@@ -248,10 +248,10 @@ class FlowTest(Test):
     established only when ``allow_midstream`` is set, as with Snort's stream_tcp ``require_3whs``
     off; by default it is not, as in Suricata. ``not_established`` is the opposite.
 
-    Every packet fathom evaluates is a raw packet (reassembled IP datagrams aside), so
-    ``no_stream`` always holds; ``only_stream`` is accepted but not evaluated until rules see
-    reassembled stream data, and the rule loads in part. ``only_frag``/``no_frag`` look at
-    whether the packet was reassembled from IP fragments.
+    A PDU of reassembled stream data (``pkt.rebuilt``) is established once its flow was: Snort
+    flushes a stream's last PDU when the FIN that closes it is acknowledged. ``only_stream`` holds
+    for PDUs only and ``no_stream`` for packets from the wire only. ``only_frag``/``no_frag`` look
+    at whether the packet was reassembled from IP fragments.
     """
 
     def __init__(self, text: str | None, allow_midstream: bool = False) -> None:
@@ -267,19 +267,21 @@ class FlowTest(Test):
 
     def attach(self, body: RuleBody) -> None:
         super().attach(body)
-        if "only_stream" in self.words:
-            body.partial.append("flow:only_stream needs reassembled stream data")
 
-    def established(self, flow: Flow) -> bool:
-        if not STATE_ESTABLISHED <= flow.state <= STATE_CLOSING:
+    def established(self, pkt: Packet, flow: Flow) -> bool:
+        if not STATE_ESTABLISHED <= flow.state <= (STATE_CLOSED if pkt.rebuilt else STATE_CLOSING):
             return False
         return self.allow_midstream or not flow.midstream
 
     def test(self, pkt: Packet, flow: Flow, to_server: bool) -> bool:
         words = self.words
-        if "established" in words and not self.established(flow):
+        if "established" in words and not self.established(pkt, flow):
             return False
-        if "not_established" in words and self.established(flow):
+        if "not_established" in words and self.established(pkt, flow):
+            return False
+        if "only_stream" in words and not pkt.rebuilt:
+            return False
+        if "no_stream" in words and pkt.rebuilt:
             return False
         if "to_server" in words and not to_server:
             return False
