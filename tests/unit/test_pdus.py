@@ -120,6 +120,15 @@ def test_server_data_pdu_goes_the_other_way(tmp_path: Path) -> None:
     assert alerts_for(tmp_path, rules, conv) == [(1, 4, SERVER), (1, 5, SERVER)]
 
 
+def test_a_rule_alerts_once_per_packet_and_direction(tmp_path: Path) -> None:
+    """A request picked up mid-stream is inspected as a segment and, at once, as a section: a
+    rule matching both alerts once for the packet."""
+    conv = TcpConversation()
+    conv.client_sends(b"GET /one/ HTTP/1.1\r\nHost: a\r\n\r\n")
+    rules = 'alert ip any any -> any any (msg:"any"; sid:1;)\n'
+    assert alerts_for(tmp_path, rules, conv) == [(1, 1, CLIENT)]
+
+
 @pytest.mark.parametrize(
     ("cutter", "data", "cut"),
     [

@@ -292,6 +292,9 @@ class DetectLayer(Layer):
         # Rules naming a service, found by it whatever the ports once the flow's service is known.
         self.services = {service: RuleGroup(rules) for service, rules in by_service.items()}
         self.alerts = 0
+        # The rules (and directions) that alerted on the packet being processed itself.
+        self.alerted_packet = -1
+        self.alerted_rules: set[tuple[int, bool]] = set()
 
     @staticmethod
     def _unsupported(rule: Rule) -> str:
@@ -364,11 +367,23 @@ class DetectLayer(Layer):
             return
         for action in body.actions:
             action.apply(flow)
-        if body.noalert or not self._filters_pass(rule, pkt):
+        if body.noalert or self._alerted_already(rule, pkt, to_server) or not self._filters_pass(rule, pkt):
             return
         flow.alerted = True
         self.alerts += 1
         self.host.emit(AlertEvent(flow, pkt.ts, pkt.pcap_cnt, to_server, rule))
+
+    def _alerted_already(self, rule: Rule, pkt: Packet, to_server: bool) -> bool:
+        """A rule that alerted on a packet does not alert again on a PDU of the same data that
+        the packet flushed at once (a stream picked up mid-stream)."""
+        if pkt.pcap_cnt != self.alerted_packet:
+            self.alerted_packet = pkt.pcap_cnt
+            self.alerted_rules.clear()
+        key = (id(rule), to_server)
+        if pkt.rebuilt:
+            return key in self.alerted_rules
+        self.alerted_rules.add(key)
+        return False
 
     def _filters_pass(self, rule: Rule, pkt: Packet) -> bool:
         """detection_filter and threshold: whether this match alerts."""
