@@ -477,3 +477,13 @@ def test_post_file_capture() -> None:
     ]
     assert done[0].client_body == b'{"login_id":"toto","password":"tototo"}'
     assert done[2].client_body == EICAR
+
+
+def test_bad_content_length_still_delivers_the_headers() -> None:
+    """Snort inspects the header section of a message whose Content-Length is unusable; only its
+    body cannot be framed."""
+    conn = HttpConnection()
+    events = conn.feed(True, b"GET /in.php HTTP/1.1\r\nContent-Length: \r\nHost: a\r\n\r\n")
+    assert [type(e) for e in events] == [RequestHeaders]
+    assert events[0].transaction.uri == b"/in.php"
+    assert conn.stopped(True) == "bad_content_length"

@@ -644,16 +644,16 @@ class HttpConnection:
             reader.stop("bad_header_line")
             return
         length = [value for name, value in fields if name.lower() == b"content-length"]
-        if length and not header_value(length[0]).isdigit():
-            reader.stop("bad_content_length")
-            return
         if len(fields) > self.limits.max_headers:
             self.counters["too_many_headers"] += 1
             del fields[self.limits.max_headers :]
+        # With a bad length the headers are still inspected, as Snort's are, but where the body
+        # ends is unknown: the direction stops there.
+        framed = not length or header_value(length[0]).isdigit()
         if reader.to_server:
-            self._request(reader, lines[0], block, fields, offset, events)
+            self._request(reader, lines[0], block, fields, offset, events, framed)
         else:
-            self._response(reader, lines[0], block, fields, offset, events)
+            self._response(reader, lines[0], block, fields, offset, events, framed)
 
     def _request(
         self,
@@ -663,6 +663,7 @@ class HttpConnection:
         fields: list[tuple[bytes, bytes]],
         offset: int,
         events: list[HttpEvent],
+        framed: bool,
     ) -> None:
         m = _REQUEST_LINE.fullmatch(line)
         if m is None:
@@ -678,6 +679,9 @@ class HttpConnection:
             self._pending.append(tx)
         else:
             self.counters["pipeline_overflow"] += 1
+        if not framed:
+            reader.stop("bad_content_length")
+            return
         body = _Body(headers, self.limits.request_depth, self.limits, self.counters)
         reader.start_body(tx, _body_framing(headers, self.limits), body, offset, events)
 
@@ -689,6 +693,7 @@ class HttpConnection:
         fields: list[tuple[bytes, bytes]],
         offset: int,
         events: list[HttpEvent],
+        framed: bool,
     ) -> None:
         m = _STATUS_LINE.fullmatch(line)
         if m is None:
@@ -705,6 +710,9 @@ class HttpConnection:
         tx.response_version, tx.status_code, tx.status_msg = m.group(1), status, m.group(3) or b""
         tx.response_headers = headers = _build_headers(block, fields, b"set-cookie")
         events.append(ResponseHeaders(tx, False, offset))
+        if not framed:
+            reader.stop("bad_content_length")
+            return
         bodyless = tx.method == b"HEAD" or status in (101, 204, 304) or _is_tunnel(tx)
         framing = None if bodyless else _body_framing(headers, self.limits) or _UntilClose()
         body = _Body(headers, self.limits.response_depth, self.limits, self.counters)
