@@ -73,7 +73,8 @@ def test_simple_get_and_response() -> None:
     )
     assert tx.request_headers.fields == [(b"Host", b" example.com"), (b"User-Agent", b" curl/8")]
     assert tx.header_raw == GET
-    assert tx.header == b"Host: example.com\r\nUser-Agent: curl/8\r\n"
+    # Snort's http_header: the header lines as sent, without the blank line that ends them.
+    assert tx.header == b"Host: example.com\r\nUser-Agent: curl/8"
     assert (tx.host, tx.user_agent, tx.true_ip) == (b"example.com", b"curl/8", None)
     assert (tx.status_code, tx.status_msg, tx.response_version) == (200, b"OK", b"HTTP/1.1")
     assert (tx.content_type, tx.content_length, tx.file_data, tx.response_body_len) == (
@@ -233,12 +234,13 @@ def test_cookies_folded_headers_and_true_ip() -> None:
     tx = events[-1].transaction
     assert tx.cookie_raw == b"a=1; b=%2E%2E, c=3"
     assert tx.cookie == b"a=1; b=.., c=3"
+    # The header lines but the cookies', folded as sent.
     assert tx.header == (
-        b"X-Folded: first second\r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nTrue-Client-IP: 198.51.100.1\r\n"
+        b"X-Folded: first\r\n\tsecond \r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nTrue-Client-IP: 198.51.100.1"
     )
     assert tx.request_headers.fields[1] == (b"X-Folded", b" first\r\n\tsecond ")
     assert tx.true_ip == b"192.0.2.7"
-    assert (tx.response_headers.cookie, tx.response_headers.normalized) == (b"id=9", b"Content-Length: 0\r\n")
+    assert (tx.response_headers.cookie, tx.response_headers.normalized) == (b"id=9", b"Content-Length: 0")
     _, events = exchange(b"GET / HTTP/1.1\r\nTrue-Client-IP: 198.51.100.1\r\n\r\n", b"")
     assert events[0].transaction.true_ip == b"198.51.100.1"
 

@@ -21,7 +21,7 @@ import zlib
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from fathom.apps.http_normalize import Uri, classic_normalize, header_value, parse_uri, true_ip
+from fathom.apps.http_normalize import Uri, decode_percent, header_value, parse_uri, true_ip
 
 # A request line, a status line, and what the first bytes of each may look like before the line ends.
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
@@ -96,15 +96,17 @@ def _parse_fields(lines: list[bytes]) -> list[tuple[bytes, bytes]] | None:
 
 
 def _build_headers(raw: bytes, fields: list[tuple[bytes, bytes]], cookie_name: bytes) -> Headers:
-    normalized: list[bytes] = []
+    """Snort's header buffers: the normalized headers are the header lines but the cookies', as
+    sent, with characters cleaned up; the cookies are their values joined."""
+    lines: list[bytes] = []
     cookies: list[bytes] = []
     for name, value in fields:
         if name.lower() == cookie_name:
             cookies.append(header_value(value))
         else:
-            normalized.append(name + b": " + header_value(value) + _CRLF)
+            lines.append(name + b":" + value)
     cookie_raw = b", ".join(cookies)
-    return Headers(fields, raw, b"".join(normalized), cookie_raw, classic_normalize(cookie_raw))
+    return Headers(fields, raw, decode_percent(_CRLF.join(lines)), cookie_raw, decode_percent(cookie_raw))
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fathom.apps.http import Headers, Transaction
+from fathom.apps.http_normalize import decode_percent
 
 # The sections, in the order they complete.
 REQUEST_HEADERS = "request_headers"
@@ -54,8 +55,9 @@ def section_buffers(tx: Transaction, section: str) -> Callable[[str], bytes | No
     # header sections are not.
     if section == REQUEST_BODY:
         # file_data is the message body in either direction, as in Snort 3.
-        known["http_client_body"] = known["file_data"] = tx.client_body
-        known["pkt_data"] = known["raw_data"] = tx.client_body
+        known["file_data"] = known["pkt_data"] = known["raw_data"] = tx.client_body
+        # Snort's http_client_body has its characters cleaned up, as the headers do.
+        known["http_client_body"] = decode_percent(tx.client_body)
     if section == RESPONSE_BODY:
         known["file_data"] = known["pkt_data"] = known["raw_data"] = tx.file_data
 

@@ -86,16 +86,6 @@ def normalize_component(data: bytes, is_path: bool) -> bytes:
     return cleaned
 
 
-def classic_normalize(data: bytes) -> bytes:
-    """Snort's URI-style normalization for buffers that may not be URIs (cookies): character
-    clean-up everywhere, substitution and path simplification from the first slash on."""
-    cleaned = decode_percent(data)
-    slash = cleaned.find(b"/")
-    if slash < 0:
-        return cleaned
-    return cleaned[:slash] + clean_path(cleaned[slash:].translate(_SUBSTITUTE))
-
-
 @dataclass(frozen=True, slots=True)
 class Uri:
     """A request target split into Snort's URI parts, each part normalized; ``None`` when absent.
