@@ -236,7 +236,8 @@ def test_cookies_folded_headers_and_true_ip() -> None:
     assert tx.cookie == b"a=1; b=.., c=3"
     # The header lines but the cookies', folded as sent.
     assert tx.header == (
-        b"X-Folded: first\r\n\tsecond \r\nX-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nTrue-Client-IP: 198.51.100.1"
+        b"X-Folded: first\r\n\tsecond \r\n"
+        b"X-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nTrue-Client-IP: 198.51.100.1"
     )
     assert tx.request_headers.fields[1] == (b"X-Folded", b" first\r\n\tsecond ")
     assert tx.true_ip == b"192.0.2.7"

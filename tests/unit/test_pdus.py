@@ -120,6 +120,18 @@ def test_server_data_pdu_goes_the_other_way(tmp_path: Path) -> None:
     assert alerts_for(tmp_path, rules, conv) == [(1, 4, SERVER), (1, 5, SERVER)]
 
 
+def test_data_the_wizard_searched_has_no_last_flush(tmp_path: Path) -> None:
+    """The server's TLS record names the service; the record is incomplete, and the direction the
+    wizard searched gets no last flush when its FIN is acknowledged (Snort alerts once, on the
+    segment, before the service is known)."""
+    conv = TcpConversation(dport=443).handshake()
+    conv.client_sends(b"HELLO\r\n").server_acks()
+    conv.server_sends(b"\x16\x03\x02aa\x0bcertificate").client_acks()
+    conv.close()
+    rules = 'alert tcp any 443 -> any any (content:"|16 03 02|"; content:"|0B|",distance 2; sid:1;)\n'
+    assert alerts_for(tmp_path, rules, conv) == [(1, 6, SERVER)]
+
+
 def test_a_rule_alerts_once_per_packet_and_direction(tmp_path: Path) -> None:
     """A request picked up mid-stream is inspected as a segment and, at once, as a section: a
     rule matching both alerts once for the packet."""

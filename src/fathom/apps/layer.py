@@ -58,13 +58,15 @@ _Pending = tuple[bool, int, str, Buffers]
 
 
 class _Unflushed:
-    """One direction's stream bytes not yet flushed, from stream offset ``base``."""
+    """One direction's stream bytes not yet flushed, from stream offset ``base``; ``last_flush``
+    says whether what is left when the stream ends is flushed."""
 
-    __slots__ = ("base", "data")
+    __slots__ = ("base", "data", "last_flush")
 
     def __init__(self) -> None:
         self.base = 0
         self.data = bytearray()
+        self.last_flush = True
 
 
 class AppState:
@@ -205,9 +207,9 @@ class AppLayer(Layer):
         if state.cutter is not None and state.streams is not None:
             for to_server in (True, False):
                 stream = state.streams[to_server]
-                if stream.data:
+                if stream.data and stream.last_flush:
                     self._emit(flow, to_server, bytes(stream.data))
-                    stream.data.clear()
+                stream.data.clear()
         if flow.app_proto is None:
             self._publish(flow, self.wizard.finish(state.wizard, flow.proto, flow.sport, flow.dport))
 
@@ -234,10 +236,16 @@ class AppLayer(Layer):
                 state.streams = None
             return
         self._publish(flow, service)
+        # A service Snort's wizard names gives the flow an inspector; a port-bound inspector
+        # keeps the flow (and its service unknown).
         if state.cutter is None and service in SNORT_SERVICES:
-            # A port-bound inspector keeps the flow (and its service unknown), as in Snort.
             state.service = service
             state.cutter = CUTTERS.get(service)
+            if state.streams is not None:
+                # As with Snort's splitters, a direction the wizard already searched has no last
+                # flush at its end: only what its new splitter cuts is inspected.
+                state.streams[True].last_flush = not state.wizard.client.seen
+                state.streams[False].last_flush = not state.wizard.server.seen
         if service != "http":
             state.http = None
         if state.cutter is None:
@@ -291,7 +299,7 @@ class AppLayer(Layer):
         ready = min(acked, len(stream.data))
         if ready <= 0:
             return
-        ended = acked > len(stream.data)
+        ended = acked > len(stream.data) and stream.last_flush
         cutter = state.cutter
         off = 0
         while off < ready:
