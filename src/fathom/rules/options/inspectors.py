@@ -1,8 +1,8 @@
 """Options whose evaluation needs a service inspector Fathom does not have yet: DCE/RPC
 (``dce_iface``, ``dce_opnum``), SIP (``sip_method``, ``sip_stat_code``), BER (``ber_data``,
 ``ber_skip``), and ``tag`` (logging packets after an alert). Their arguments are checked as Snort
-checks them; the rule then loads in part, and ``fathom rules check`` says which inspector it waits
-for.
+checks them; the rule then loads in part (it does not alert until its inspector exists), and
+``fathom rules check`` says which inspector it waits for.
 """
 
 from __future__ import annotations
@@ -78,19 +78,22 @@ def _tag(args: str) -> None:
 
 
 class NeedsInspector(Test):
-    """A checked option that waits for ``inspector``: it passes every packet until then, and its
-    rule is marked as loaded in part."""
+    """A checked option that waits for ``inspector``; its rule is marked as loaded in part. A
+    condition that cannot be checked yet never holds, so that its rule cannot alert on what it
+    did not verify; ``tag``, which only asks for more packets to be logged, does not hold its
+    rule back."""
 
     def __init__(self, keyword: str, inspector: str) -> None:
         self.keyword = keyword
         self.inspector = inspector
+        self.holds = keyword == "tag"
 
     def attach(self, body: RuleBody) -> None:
         super().attach(body)
         body.partial.append(f"{self.keyword}: needs the {self.inspector}")
 
     def test(self, pkt: Packet, flow: Flow, to_server: bool) -> bool:
-        return True
+        return self.holds
 
 
 def _factory(keyword: str, inspector: str, check: Callable[[str], None]) -> Callable[[str | None], Test]:
