@@ -546,6 +546,8 @@ class _Reader:
     def start_body(
         self, tx: Transaction, framing: _Framing | None, body: _Body, offset: int, events: list[HttpEvent]
     ) -> None:
+        if self._state == _STOPPED:
+            return
         self.tx = tx
         self._body = body
         if framing is None or framing.complete:
@@ -649,13 +651,14 @@ class HttpConnection:
         if len(fields) > self.limits.max_headers:
             self.counters["too_many_headers"] += 1
             del fields[self.limits.max_headers :]
-        # With a bad length the headers are still inspected, as Snort's are, but where the body
-        # ends is unknown: the direction stops there.
-        framed = not length or header_value(length[0]).isdigit()
+        if length and not header_value(length[0]).isdigit():
+            # The headers are still inspected, as Snort's are; where the body ends is unknown, so
+            # the direction stops before it (start_body).
+            reader.stop("bad_content_length")
         if reader.to_server:
-            self._request(reader, lines[0], block, fields, offset, events, framed)
+            self._request(reader, lines[0], block, fields, offset, events)
         else:
-            self._response(reader, lines[0], block, fields, offset, events, framed)
+            self._response(reader, lines[0], block, fields, offset, events)
 
     def _request(
         self,
@@ -665,7 +668,6 @@ class HttpConnection:
         fields: list[tuple[bytes, bytes]],
         offset: int,
         events: list[HttpEvent],
-        framed: bool,
     ) -> None:
         m = _REQUEST_LINE.fullmatch(line)
         if m is None:
@@ -681,9 +683,6 @@ class HttpConnection:
             self._pending.append(tx)
         else:
             self.counters["pipeline_overflow"] += 1
-        if not framed:
-            reader.stop("bad_content_length")
-            return
         body = _Body(headers, self.limits.request_depth, self.limits, self.counters)
         reader.start_body(tx, _body_framing(headers, self.limits), body, offset, events)
 
@@ -695,7 +694,6 @@ class HttpConnection:
         fields: list[tuple[bytes, bytes]],
         offset: int,
         events: list[HttpEvent],
-        framed: bool,
     ) -> None:
         m = _STATUS_LINE.fullmatch(line)
         if m is None:
@@ -712,9 +710,6 @@ class HttpConnection:
         tx.response_version, tx.status_code, tx.status_msg = m.group(1), status, m.group(3) or b""
         tx.response_headers = headers = _build_headers(block, fields, b"set-cookie")
         events.append(ResponseHeaders(tx, False, offset))
-        if not framed:
-            reader.stop("bad_content_length")
-            return
         bodyless = tx.method == b"HEAD" or status in (101, 204, 304) or _is_tunnel(tx)
         framing = None if bodyless else _body_framing(headers, self.limits) or _UntilClose()
         body = _Body(headers, self.limits.response_depth, self.limits, self.counters)
