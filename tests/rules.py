@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fathom.engine import Engine
 from fathom.rules.detect import detection
+from fathom.rules.index import RuleIndex
 from fathom.rules.loader import load_ruleset
 from fathom.rules.parser import parse_rules
 from tests.traffic import ListSink
@@ -25,7 +26,7 @@ def detecting_engine(tmp_path: Path, rules: str) -> tuple[Engine, ListSink]:
     path.write_text(rules)
     ruleset = load_ruleset([str(path)])
     assert ruleset.rejected == []
-    engine = Engine(layers=[detection(ruleset)])
+    engine = Engine(layers=[detection(RuleIndex(ruleset))])
     sink = ListSink()
     engine.add_sink(sink)
     return engine, sink

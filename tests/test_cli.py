@@ -123,3 +123,23 @@ def test_missing_rules_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFi
     missing = tmp_path / "none.rules"
     assert main(["analyze", str(DEMO), "--rules", str(missing)]) == 1
     assert capsys.readouterr().err == f"fathom: error: {missing}: rules file not found\n"
+
+
+def test_rules_load_from_the_cache_on_a_second_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FATHOM_CACHE_DIR", str(tmp_path / "cache"))
+    rules = tmp_path / "local.rules"
+    rules.write_text('alert udp any any -> any 53 (msg:"dns"; sid:1;)\n')
+    analyze = ["analyze", str(DEMO), "--rules", str(rules)]
+
+    def loaded(extra: list[str]) -> str:
+        assert main(analyze + extra) == 0
+        return next(line for line in capsys.readouterr().err.splitlines() if line.startswith("Rules:"))
+
+    assert loaded(["--no-rule-cache"]).endswith("parsed and compiled")
+    assert not (tmp_path / "cache").exists()
+    assert loaded([]).endswith("parsed and compiled")
+    assert loaded([]).endswith("from the rule cache")
+    assert loaded(["--no-rule-cache"]).endswith("parsed and compiled")
+    assert len(list((tmp_path / "cache" / "rules").iterdir())) == 1

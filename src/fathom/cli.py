@@ -66,13 +66,17 @@ def _run_with_progress(engine: Engine, source: PacketSource, label: str) -> None
         engine.run(source, lambda pos: bar.update(task, completed=pos))
 
 
-def _detection(paths: Sequence[str], quiet: bool) -> tuple[list[LayerFactory], AlertSummary | None]:
+def _detection(
+    paths: Sequence[str], quiet: bool, use_cache: bool
+) -> tuple[list[LayerFactory], AlertSummary | None]:
     """The detect layer for the rules in ``paths`` and a sink counting its alerts; nothing when
     there are no rules, so that packets then pay nothing for detection. Imported here: a run
     without rules does not load the rule machinery at all."""
-    from fathom.rules.loader import load_ruleset
+    from fathom.rules.cache import default_cache_dir, load_index
 
-    ruleset = load_ruleset(paths)
+    started = time.perf_counter()
+    index, cached = load_index(paths, cache_dir=default_cache_dir() if use_cache else None, note=_note)
+    ruleset = index.ruleset
     if ruleset.rejected and not quiet:
         _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
     if not ruleset.rules:
@@ -80,7 +84,8 @@ def _detection(paths: Sequence[str], quiet: bool) -> tuple[list[LayerFactory], A
     from fathom.rules.alert import AlertSummary
     from fathom.rules.detect import detection
 
-    return [detection(ruleset)], AlertSummary()
+    gc.freeze()  # the rules live as long as the run, as what main() froze does
+    return [detection(index)], AlertSummary(len(ruleset.rules), cached, time.perf_counter() - started)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -103,7 +108,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         source = open_capture(args.capture)
     except CaptureError as exc:
         return _error(str(exc))
-    detect, alerts = _detection(rules, args.quiet)
+    detect, alerts = _detection(rules, args.quiet, not args.no_rule_cache)
     engine = Engine(config.engine, detect)
     summary = FlowSummary()
     if not args.quiet:
@@ -159,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--eve", metavar="PATH", help="write EVE JSON lines here ('-' for stdout)")
     analyze.add_argument("--config", metavar="FILE", help="YAML configuration")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no terminal summary")
+    analyze.add_argument(
+        "--no-rule-cache",
+        action="store_true",
+        help="parse and compile the rules afresh, without reading or writing the rule cache",
+    )
     analyze.set_defaults(func=cmd_analyze)
     rules = sub.add_parser("rules", help="work with rulesets").add_subparsers(
         dest="rules_command", required=True

@@ -71,10 +71,10 @@ def print_summary(
     console.print(f"Analyzed in {seconds:.2f} s: {pps:,.0f} packets/s")
     if alerts is None:
         console.print("Alerts: no rules loaded")
-    elif alerts.total:
-        console.print(_alert_table(alerts))
     else:
-        console.print("Alerts: none")
+        how = "from the rule cache" if alerts.from_cache else "parsed and compiled"
+        console.print(f"Rules: {alerts.rules:,} loaded in {alerts.load_seconds:.2f} s, {how}")
+        console.print(_alert_table(alerts) if alerts.total else "Alerts: none")
     if flows:
         console.print(_counter_table("Flows by protocol", summary.by_proto, "protocol"))
         console.print(_counter_table("Applications", summary.by_app, "app_proto"))

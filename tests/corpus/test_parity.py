@@ -11,8 +11,10 @@ import pytest
 
 from fathom.capture.pcapfile import open_capture
 from fathom.engine import Engine
+from fathom.rules.cache import load_index
 from fathom.rules.detect import detection
-from fathom.rules.loader import BUNDLED_RULES, Ruleset, load_ruleset
+from fathom.rules.index import RuleIndex
+from fathom.rules.loader import BUNDLED_RULES
 from tests.corpus.conftest import CORPUS
 from tests.traffic import ListSink
 
@@ -21,17 +23,24 @@ CAPTURES = sorted((CORPUS / "parity").glob("*.pcap"))
 Alert = tuple[int, int, int, str, str, int]
 
 
-@pytest.fixture(scope="module")
-def community() -> Ruleset:
-    return load_ruleset([str(BUNDLED_RULES)])
+@pytest.fixture(scope="module", params=["built", "from cache"])
+def community(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RuleIndex:
+    """The community ruleset's index as built, and as the rule cache gives it back."""
+    cache = tmp_path_factory.mktemp("rule-cache")
+    index, cached = load_index([str(BUNDLED_RULES)], cache_dir=cache)
+    assert not cached
+    if request.param == "from cache":
+        index, cached = load_index([str(BUNDLED_RULES)], cache_dir=cache)
+        assert cached
+    return index
 
 
 def endpoint(ip: str, port: int | None) -> str:
     return f"[{ip}]:{port or 0}" if ":" in ip else f"{ip}:{port or 0}"
 
 
-def fathom_alerts(capture: Path, ruleset: Ruleset) -> Counter[Alert]:
-    engine = Engine(layers=[detection(ruleset)])
+def fathom_alerts(capture: Path, index: RuleIndex) -> Counter[Alert]:
+    engine = Engine(layers=[detection(index)])
     sink = ListSink()
     engine.add_sink(sink)
     with open_capture(str(capture)) as source:
@@ -60,7 +69,7 @@ def without_packets(alerts: Counter[Alert]) -> Counter[tuple[int, int, int, str,
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.stem)
-def test_alerts_equal_snorts_and_name_its_packets(capture: Path, community: Ruleset) -> None:
+def test_alerts_equal_snorts_and_name_its_packets(capture: Path, community: RuleIndex) -> None:
     want = snort_alerts(capture)
     got = fathom_alerts(capture, community)
     assert want

@@ -37,9 +37,11 @@ class AlertEvent(FlowScopedEvent):
 
 
 class AlertSummary:
-    """A sink counting alerts by signature, for the terminal report."""
+    """A sink counting alerts by signature, for the terminal report, which also says how the
+    rules were loaded."""
 
-    def __init__(self) -> None:
+    def __init__(self, rules: int = 0, from_cache: bool = False, load_seconds: float = 0.0) -> None:
+        self.rules, self.from_cache, self.load_seconds = rules, from_cache, load_seconds
         # (gid, sid) -> [message, severity, count]
         self.by_rule: dict[tuple[int, int], tuple[str, int, int]] = {}
 

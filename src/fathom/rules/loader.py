@@ -9,7 +9,7 @@ which.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fathom.apps.http_buffers import BUFFER_SECTION, buffer_base
@@ -17,7 +17,7 @@ from fathom.rules.classification import CLASSTYPES
 from fathom.rules.errors import RuleError
 from fathom.rules.options import RuleBody, registry
 from fathom.rules.options.flowbits import FlowBits, bind_flowbits
-from fathom.rules.parser import RuleLoadError, RuleText, load_rules
+from fathom.rules.parser import RuleLoadError, RuleSource, RuleText, parse_sources, read_rule_sources
 
 # Header protocols that name a service (Snort 3's ``alert http (...)``) rather than an IP protocol.
 _IP_PROTOCOLS = frozenset(("ip", "tcp", "udp", "icmp"))
@@ -31,6 +31,8 @@ BUNDLED_RULES = Path(__file__).resolve().parent / "data" / "snort3-community.rul
 class Rule:
     header: RuleText
     body: RuleBody
+    # The rule's place in its ruleset: candidates are evaluated in this order.
+    order: int = 0
 
     @property
     def key(self) -> tuple[int, int]:
@@ -78,10 +80,18 @@ def build_rule(text: RuleText) -> Rule:
 
 
 def load_ruleset(paths: Sequence[str], variables: Mapping[str, str] | None = None) -> Ruleset:
-    """Load rules from files and directories. A (gid, sid) given twice keeps the higher revision,
-    as Snort does, and the other is reported."""
-    texts, errors = load_rules(paths, variables)
-    ruleset = Ruleset(rejected=list(errors))
+    """Load rules from files and directories (see :func:`build_ruleset`)."""
+    sources, errors = read_rule_sources(paths)
+    return build_ruleset(sources, errors, variables)
+
+
+def build_ruleset(
+    sources: Sequence[RuleSource], errors: Sequence[RuleLoadError], variables: Mapping[str, str] | None = None
+) -> Ruleset:
+    """The ruleset of rules files read, with ``errors`` from reading them. A (gid, sid) given twice
+    keeps the higher revision, as Snort does, and the other is reported."""
+    texts, parse_errors = parse_sources(sources, variables)
+    ruleset = Ruleset(rejected=[*errors, *parse_errors])
     by_key: dict[tuple[int, int], int] = {}
     for text in texts:
         try:
@@ -93,11 +103,11 @@ def load_ruleset(paths: Sequence[str], variables: Mapping[str, str] | None = Non
         index = by_key.get(rule.key)
         if index is None:
             by_key[rule.key] = len(ruleset.rules)
-            ruleset.rules.append(rule)
+            ruleset.rules.append(replace(rule, order=len(ruleset.rules)))
             continue
         kept = ruleset.rules[index]
         newer, older = (rule, kept) if rule.body.rev > kept.body.rev else (kept, rule)
-        ruleset.rules[index] = newer
+        ruleset.rules[index] = replace(newer, order=index)
         reason = f"gid {rule.body.gid} sid {rule.body.sid} is also at {_where(newer)} (rev {newer.body.rev})"
         ruleset.rejected.append(
             RuleLoadError(older.header.file, older.header.line, reason, older.header.text)

@@ -347,21 +347,47 @@ def parse_rules(
     return scanner.rules, scanner.errors
 
 
-def load_rules(
-    paths: Sequence[str], variables: Mapping[str, str] | None = None
-) -> tuple[list[RuleText], list[RuleLoadError]]:
-    """The rules in files, and in every ``*.rules`` file under directories (sorted). A path that
-    cannot be read is one error entry. Each file starts from the same variables."""
-    rules: list[RuleText] = []
+@dataclass(frozen=True)
+class RuleSource:
+    """One rules file as read: its path and text."""
+
+    path: str
+    text: str
+
+
+def read_rule_sources(paths: Sequence[str]) -> tuple[list[RuleSource], list[RuleLoadError]]:
+    """The files given, and every ``*.rules`` file under the directories given (sorted), read.
+    A path that cannot be read is one error entry."""
+    sources: list[RuleSource] = []
     errors: list[RuleLoadError] = []
     for path in _rule_files(paths, errors):
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
+                sources.append(RuleSource(path, handle.read()))
         except OSError as exc:
             errors.append(RuleLoadError(path, 0, f"cannot read: {exc.strerror or exc}", ""))
-            continue
-        file_rules, file_errors = parse_rules(text, path, variables)
+    return sources, errors
+
+
+def load_rules(
+    paths: Sequence[str], variables: Mapping[str, str] | None = None
+) -> tuple[list[RuleText], list[RuleLoadError]]:
+    """The rules in the files and directories ``paths`` (see :func:`read_rule_sources`), and an
+    error for each path that cannot be read and each bad rule."""
+    sources, errors = read_rule_sources(paths)
+    rules, parse_errors = parse_sources(sources, variables)
+    return rules, errors + parse_errors
+
+
+def parse_sources(
+    sources: Sequence[RuleSource], variables: Mapping[str, str] | None = None
+) -> tuple[list[RuleText], list[RuleLoadError]]:
+    """The rules of every source, and an error for each bad one. Each file starts from the same
+    variables."""
+    rules: list[RuleText] = []
+    errors: list[RuleLoadError] = []
+    for source in sources:
+        file_rules, file_errors = parse_rules(source.text, source.path, variables)
         rules.extend(file_rules)
         errors.extend(file_errors)
     return rules, errors

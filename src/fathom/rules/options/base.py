@@ -20,6 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -48,6 +49,17 @@ class Option(ABC):
     def attach(self, body: RuleBody) -> None:
         """Take this option's place in the rule being built. Raises RuleError when it cannot
         (e.g. a content modifier with no content before it)."""
+
+
+class CompiledOnUse:
+    """For options whose compiled patterns are ``cached_property`` values: they are pickled
+    without them. A rule cache then loads without compiling every pattern, and each is compiled
+    again when traffic first reaches it."""
+
+    def __getstate__(self) -> dict[str, object]:
+        cls = type(self)
+        compiled = {k for k in self.__dict__ if isinstance(getattr(cls, k, None), cached_property)}
+        return {k: v for k, v in self.__dict__.items() if k not in compiled}
 
 
 class Test(Option):

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cached_property
 
 from fathom.rules.errors import RuleError
-from fathom.rules.options.base import MatchState, Option, RuleBody, register
+from fathom.rules.options.base import CompiledOnUse, MatchState, Option, RuleBody, register
 from fathom.rules.options.buffers import URI_BUFFER, Relocatable
 from fathom.rules.options.byte import VarRef, check_variables, is_literal, parse_int, parse_number, split_args
 
@@ -90,7 +91,7 @@ def _match_delta(pattern: bytes) -> int:
     return size
 
 
-class Content(Relocatable):
+class Content(CompiledOnUse, Relocatable):
     """One content: its pattern, position constraints and fast-pattern settings."""
 
     def __init__(self, args: str | None) -> None:
@@ -115,14 +116,13 @@ class Content(Relocatable):
             self.modify(key, value.strip() or None)
         self._widen()
         self._check_fast_pattern()
-        self._compile()
+        self._delta = _match_delta(self.pattern)
 
     # -- modifiers, shared by the Snort 3 sub-options and the Snort 2 options --
 
     def modify(self, key: str, value: str | None) -> None:
         if key == "nocase":
             self.nocase = True
-            self._compile()
         elif key == "offset":
             self._set_offset(value)
         elif key == "depth":
@@ -221,10 +221,10 @@ class Content(Relocatable):
         self.fp_offset *= width
         self.fp_length *= width
 
-    def _compile(self) -> None:
+    @cached_property
+    def _regex(self) -> re.Pattern[bytes] | None:
         # A case-blind search needs a regex (ASCII letters only, like Snort's toupper).
-        self._regex = re.compile(re.escape(self.pattern), re.IGNORECASE) if self.nocase else None
-        self._delta = _match_delta(self.pattern)
+        return re.compile(re.escape(self.pattern), re.IGNORECASE) if self.nocase else None
 
     def attach(self, body: RuleBody) -> None:
         check_variables(body, self.references())

@@ -85,6 +85,14 @@ class RangeTest(Test):
         self.range = parse_range(text, 0, field.high)
         self._read = field.read
 
+    # The reader is found again by keyword: functions do not go into a rule cache.
+    def __getstate__(self) -> dict[str, object]:
+        return {"keyword": self.keyword, "range": self.range}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._read = FIELDS[self.keyword].read
+
     def test(self, pkt: Packet, flow: Flow, to_server: bool) -> bool:
         value = self._read(pkt)
         return value is not None and value in self.range

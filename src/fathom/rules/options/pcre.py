@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import cached_property
 
 from fathom.rules.errors import RuleError
-from fathom.rules.options.base import MatchState, PayloadOption, RuleBody, register
+from fathom.rules.options.base import CompiledOnUse, MatchState, PayloadOption, RuleBody, register
 
 _FLAGS = {"i": re.IGNORECASE, "s": re.DOTALL, "m": re.MULTILINE, "x": re.VERBOSE}
 _BUFFER_FLAGS = {
@@ -226,7 +227,8 @@ def split_regex(text: str) -> tuple[bool, str, str]:
 
 
 def compile_regex(regex: str, flags: str) -> tuple[re.Pattern[bytes], bool, bool, str | None]:
-    """(compiled, anchored, relative, buffer from a Snort 2 flag) for ``/regex/flags``."""
+    """(compiled, anchored, relative, buffer from a Snort 2 flag) for ``/regex/flags``; raises
+    RuleError when Python's re cannot compile it."""
     re_flags = 0
     anchored = relative = ungreedy = dollar_endonly = False
     buffer: str | None = None
@@ -269,14 +271,20 @@ def _starts_anchored(regex: str, re_flags: int) -> bool:
     return regex.startswith("\\A") or (regex.startswith("^") and not re_flags & re.MULTILINE)
 
 
-class Pcre(PayloadOption):
+class Pcre(CompiledOnUse, PayloadOption):
     """One pcre option."""
 
     def __init__(self, args: str | None) -> None:
         if args is None or not args.strip():
             raise RuleError("pcre requires a regular expression")
         self.negated, regex, flags = split_regex(args)
-        self.regex, self.anchored, self.relative, self._buffer = compile_regex(regex, flags)
+        compiled, self.anchored, self.relative, self._buffer = compile_regex(regex, flags)
+        self._source = compiled.pattern, compiled.flags
+        self.__dict__["regex"] = compiled
+
+    @cached_property
+    def regex(self) -> re.Pattern[bytes]:
+        return re.compile(*self._source)
 
     def attach(self, body: RuleBody) -> None:
         super().attach(body)

@@ -1,0 +1,267 @@
+"""Rules filed for lookup: the groups a packet or an HTTP section is evaluated against, each with
+a Hyperscan database of its rules' fast patterns.
+
+Rules are grouped as Snort groups them: by IP protocol and, for TCP and UDP, by the service port
+a rule names (its destination ports, else its source ports; rules for any port form a group of
+their own), and by the services they name. Within a group, each rule's fast pattern (its longest
+positive content in the data, or the one marked ``fast_pattern``) goes into one Hyperscan
+database; the data is scanned once per group, and only the rules whose fast pattern occurs are
+candidates, plus those that have none. HTTP rules are filed by the message sections their
+buffers belong to, with one database per buffer.
+
+An index is built once per ruleset and shared by every packet path; it pickles (Hyperscan
+databases as their serialized form), which is what the rule cache stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Sequence
+from operator import attrgetter
+from typing import cast
+
+import hyperscan
+
+from fathom.apps.http_buffers import (
+    BUFFER_SECTION,
+    REQUEST_BODY,
+    REQUEST_HEADERS,
+    RESPONSE_BODY,
+    RESPONSE_HEADERS,
+    buffer_base,
+)
+from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from fathom.rules.loader import Rule, Ruleset
+from fathom.rules.options.base import DEFAULT_BUFFER
+from fathom.rules.options.content import Content
+
+# Buffers a packet provides by itself; the others come from inspectors.
+_PACKET_BUFFERS = frozenset((DEFAULT_BUFFER, "raw_data"))
+_IP_PROTOCOLS = {"tcp": (PROTO_TCP,), "udp": (PROTO_UDP,), "icmp": (PROTO_ICMP, PROTO_ICMPV6)}
+_ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
+# What a rule whose header names a service (``alert http``) runs over.
+_SERVICE_PROTOCOLS = (PROTO_TCP, PROTO_UDP)
+
+
+def fast_pattern(rule: Rule, buffers: Container[str] | None = _PACKET_BUFFERS) -> Content | None:
+    """The content a rule is found by, among its positive contents in ``buffers`` (None: in any
+    buffer): the one marked fast_pattern, else the longest."""
+    contents = [
+        o
+        for o in rule.body.payload
+        if isinstance(o, Content) and not o.negated and (buffers is None or o.buffer in buffers)
+    ]
+    marked = [c for c in contents if c.fast_pattern]
+    if marked:
+        return marked[0]
+    return max(contents, key=lambda c: len(c.pattern), default=None)
+
+
+def _literal(pattern: bytes) -> bytes:
+    """A Hyperscan expression matching ``pattern`` literally."""
+    return b"".join(b"\\x%02x" % byte for byte in pattern)
+
+
+_ORDER = attrgetter("order")
+
+# A rule naming more ports than this goes into the group for any port, as Snort's port groups do.
+_MAX_GROUP_PORTS = 1024
+
+
+class PortGroups:
+    """The rules of TCP or UDP, filed by the service port they name: a packet is evaluated against
+    the group of its destination port, the group of its source port and the rules for any port."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        by_dst: dict[int, list[Rule]] = {}
+        by_src: dict[int, list[Rule]] = {}
+        generic: list[Rule] = []
+        for rule in rules:
+            header = rule.header
+            dst = None if header.bidirectional else header.destination_ports.listed(_MAX_GROUP_PORTS)
+            src = None if header.bidirectional or dst else header.source_ports.listed(_MAX_GROUP_PORTS)
+            for port in dst or ():
+                by_dst.setdefault(port, []).append(rule)
+            for port in src or ():
+                by_src.setdefault(port, []).append(rule)
+            if not dst and not src:
+                generic.append(rule)
+        # Rules sharing a port list share one group (and one database).
+        shared: dict[tuple[int, ...], RuleGroup] = {}
+        self.by_dst = {port: _shared_group(rules, shared) for port, rules in by_dst.items()}
+        self.by_src = {port: _shared_group(rules, shared) for port, rules in by_src.items()}
+        self.generic = RuleGroup(generic)
+
+    def candidates(self, sport: int, dport: int, payload: bytes) -> list[Rule]:
+        found = self.generic.candidates(payload)
+        for group in (self.by_dst.get(dport), self.by_src.get(sport)):
+            if group is not None:
+                found = found + group.candidates(payload)
+        if len(found) > 1:
+            found.sort(key=_ORDER)
+        return found
+
+
+def _shared_group(rules: list[Rule], shared: dict[tuple[int, ...], RuleGroup]) -> RuleGroup:
+    key = tuple(id(rule) for rule in rules)
+    group = shared.get(key)
+    if group is None:
+        group = shared[key] = RuleGroup(rules)
+    return group
+
+
+class RuleGroup:
+    """Rules with a Hyperscan database of their fast patterns in ``buffers``."""
+
+    def __init__(self, rules: Sequence[Rule], buffers: Container[str] = _PACKET_BUFFERS) -> None:
+        self.always: list[Rule] = []
+        self.indexed: list[Rule] = []
+        expressions: list[bytes] = []
+        flags: list[int] = []
+        for rule in rules:
+            content = fast_pattern(rule, buffers)
+            if content is None:
+                self.always.append(rule)
+                continue
+            self.indexed.append(rule)
+            expressions.append(_literal(content.pattern))
+            flags.append(
+                hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if content.nocase else 0)
+            )
+        self.database: hyperscan.Database | None = None
+        if expressions:
+            self.database = hyperscan.Database()
+            self.database.compile(
+                expressions=expressions,
+                ids=list(range(len(expressions))),
+                elements=len(expressions),
+                flags=flags,
+            )
+
+    def __getstate__(self) -> dict[str, object]:
+        database = None if self.database is None else hyperscan.dumpb(self.database)
+        return {**self.__dict__, "database": database}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        if self.database is not None:
+            self.database = hyperscan.loadb(cast(bytes, self.database), hyperscan.HS_MODE_BLOCK)
+            self.database.scratch = hyperscan.Scratch(self.database)
+
+    def candidates(self, payload: bytes) -> list[Rule]:
+        """The rules worth evaluating on ``payload``, in ruleset order."""
+        hits: list[int] = []
+        if self.database is not None and payload:
+            self.database.scan(payload, match_event_handler=_collect, context=hits)
+        if not hits:
+            return self.always
+        hits.sort()
+        return self.always + [self.indexed[i] for i in hits]
+
+
+def _collect(rule_id: int, start: int, end: int, flags: int, hits: object) -> None:
+    cast("list[int]", hits).append(rule_id)
+
+
+SECTIONS_IN_ORDER = (REQUEST_HEADERS, REQUEST_BODY, RESPONSE_HEADERS, RESPONSE_BODY)
+# Header and cookie buffers are the request's on the request side and the response's after it.
+_BOTH_HEADERS = frozenset(("http_header", "http_raw_header", "http_cookie", "http_raw_cookie"))
+
+
+def http_sections(rule: Rule) -> tuple[str, ...]:
+    """The HTTP sections ``rule`` is evaluated on; empty when it reads no HTTP buffer, or reads one
+    together with a buffer sections do not have (such as the packet's payload)."""
+    bases = {buffer_base(option.buffer) for option in rule.body.payload}
+    if not bases or not bases <= BUFFER_SECTION.keys():
+        return ()
+    if "file_data" in bases:
+        return (REQUEST_BODY, RESPONSE_BODY) if len(bases) == 1 else (RESPONSE_BODY,)
+    if bases & {"http_stat_code", "http_stat_msg"}:
+        return (RESPONSE_HEADERS,)
+    if "http_client_body" in bases:
+        return (REQUEST_BODY,)
+    if bases <= _BOTH_HEADERS:
+        return (REQUEST_HEADERS, RESPONSE_HEADERS)
+    return (REQUEST_HEADERS,)
+
+
+class SectionGroup:
+    """The rules of one HTTP section: one Hyperscan database per buffer their fast patterns are
+    in, so each buffer of a section is scanned once."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        by_buffer: dict[str, list[Rule]] = {}
+        self.always: list[Rule] = []
+        for rule in rules:
+            content = fast_pattern(rule, None)
+            if content is None:
+                self.always.append(rule)
+            else:
+                by_buffer.setdefault(content.buffer, []).append(rule)
+        self.groups = {buffer: RuleGroup(rules, (buffer,)) for buffer, rules in by_buffer.items()}
+
+    def candidates(self, buffers: Callable[[str], bytes | None]) -> list[Rule]:
+        found = list(self.always)
+        for buffer, group in self.groups.items():
+            data = buffers(buffer)
+            if data:
+                found += group.candidates(data)
+        found.sort(key=_ORDER)
+        return found
+
+
+class RuleIndex:
+    """A ruleset filed for detection: the groups of packet data by IP protocol and port, by
+    service, and the HTTP rules by section; plus the rules left out, counted by reason."""
+
+    def __init__(self, ruleset: Ruleset) -> None:
+        self.ruleset = ruleset
+        self.left_out: dict[str, int] = {}
+        by_proto: dict[int, list[Rule]] = {proto: [] for proto in _ALL}
+        by_service: dict[tuple[int, str], list[Rule]] = {}
+        by_section: dict[str, list[Rule]] = {section: [] for section in SECTIONS_IN_ORDER}
+        for rule in ruleset.rules:
+            sections = http_sections(rule)
+            if sections:
+                for section in sections:
+                    by_section[section].append(rule)
+                continue
+            reason = _unsupported(rule)
+            if reason:
+                self.left_out[reason] = self.left_out.get(reason, 0) + 1
+                continue
+            protocol = rule.header.protocol
+            for service in rule.body.services:
+                for proto in _IP_PROTOCOLS.get(protocol, _ALL if protocol == "ip" else _SERVICE_PROTOCOLS):
+                    by_service.setdefault((proto, service), []).append(rule)
+            if protocol in _IP_PROTOCOLS or protocol == "ip":
+                for proto in _IP_PROTOCOLS.get(protocol, _ALL):
+                    by_proto[proto].append(rule)
+        self.sections = {section: SectionGroup(rules) for section, rules in by_section.items()}
+        self.ports = {proto: PortGroups(by_proto[proto]) for proto in (PROTO_TCP, PROTO_UDP)}
+        self.groups = {
+            proto: RuleGroup(rules) for proto, rules in by_proto.items() if proto not in self.ports
+        }
+        # Rules naming a service, found by it whatever the ports once the flow's service is known.
+        self.services = {service: RuleGroup(rules) for service, rules in by_service.items()}
+
+
+def merge_candidates(first: list[Rule], second: list[Rule]) -> list[Rule]:
+    """Two candidate lists as one, in ruleset order, each rule once."""
+    if not second:
+        return first
+    if not first:
+        return second
+    merged = {id(rule): rule for rule in first}
+    merged.update((id(rule), rule) for rule in second)
+    return sorted(merged.values(), key=_ORDER)
+
+
+def _unsupported(rule: Rule) -> str:
+    """Why the detect layer cannot evaluate ``rule`` yet; empty when it can."""
+    if rule.header.action != "alert":
+        return f"action {rule.header.action}"
+    if rule.header.protocol == "file":
+        return "file rule header"
+    if any(o.buffer not in _PACKET_BUFFERS and o.buffer != "base64_data" for o in rule.body.payload):
+        return "inspector buffer"
+    return ""
