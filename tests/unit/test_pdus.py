@@ -171,3 +171,17 @@ def test_a_unit_longer_than_the_largest_pdu_is_flushed_in_pieces(tmp_path: Path)
     rules = 'alert tcp any any -> any 21 (msg:"big"; content:"AAAA"; dsize:>0; sid:1;)\n'
     found = alerts_for(tmp_path, rules, conv)
     assert [pcap for _, pcap, _ in found] == [len(conv.packets)] * 2
+
+
+def test_the_packet_that_flushes_a_pdu_is_then_inspected_as_it_arrived(tmp_path: Path) -> None:
+    """The client's ACK flushes the server's response body as a PDU (seen from the server), and
+    is then itself inspected as the empty client packet it is. The server's ACK of the GET
+    flushes no body section: a message without a body has none."""
+    conv = TcpConversation().handshake()
+    conv.client_sends(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").server_acks()
+    conv.server_sends(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nbody").client_acks()
+    rules = (
+        'alert tcp any 80 -> any any (msg:"body"; flow:to_client; content:"body"; sid:1;)\n'
+        'alert tcp any any -> any 80 (msg:"bare ack"; flow:to_server; flags:A; dsize:0; sid:2;)\n'
+    )
+    assert alerts_for(tmp_path, rules, conv) == [(2, 3, CLIENT), (1, 7, SERVER), (2, 7, CLIENT)]

@@ -259,8 +259,13 @@ class AppLayer(Layer):
     def _deliver(self, flow: Flow, event: HttpEvent) -> None:
         if self.on_pdu is None:
             return
+        tx = event.transaction
+        if isinstance(event, RequestBody | ResponseBody) and not (
+            tx.client_body if event.to_server else tx.file_data
+        ):
+            return  # a message without a body has no body section, as in Snort
         section = _section(event)
-        buffers = section_buffers(event.transaction, section)
+        buffers = section_buffers(tx, section)
         first = flow.first_seq_ts if event.to_server else flow.first_seq_tc
         state = self.slot.get(flow)
         if first < 0 or state is None:

@@ -17,7 +17,6 @@ rules are left out and counted.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 from fathom.apps.layer import AppLayer, Buffers
@@ -58,19 +57,6 @@ def _header_matches(rule: Rule, service: str | None, src: bytes, sport: int, dst
     )
 
 
-def _pdu_packet(current: Packet, flow: Flow, to_server: bool, data: bytes) -> Packet:
-    """The packet rules see for a PDU: the flushing packet's, carrying the PDU's data in the
-    direction of that data."""
-    pkt = copy.copy(current)
-    if to_server:
-        pkt.src, pkt.dst, pkt.sport, pkt.dport = flow.src, flow.dst, flow.sport, flow.dport
-    else:
-        pkt.src, pkt.dst, pkt.sport, pkt.dport = flow.dst, flow.src, flow.dport, flow.sport
-    pkt.buf, pkt.payload_off, pkt.payload_len = data, 0, len(data)
-    pkt.rebuilt = True
-    return pkt
-
-
 class DetectLayer(Layer):
     """Snort rules on packets and on the PDUs of ``app`` (which this layer subscribes to)."""
 
@@ -95,16 +81,17 @@ class DetectLayer(Layer):
         """The rules on packet data: those of the packet's ports (or protocol) and those of the
         flow's service."""
         index = self.index
+        tcp_flags = pkt.tcp_flags if pkt.proto == PROTO_TCP else -1
         ports = index.ports.get(pkt.proto)
         if ports is not None:
-            candidates = ports.candidates(pkt.sport, pkt.dport, payload)
+            candidates = ports.candidates(pkt.sport, pkt.dport, payload, tcp_flags)
         else:
             candidates = (index.groups.get(pkt.proto) or index.groups[-1]).candidates(payload)
         service = self.app.service(flow)
         if service is not None:
             group = index.services.get((pkt.proto, service))
             if group is not None:
-                candidates = merge_candidates(candidates, group.candidates(payload))
+                candidates = merge_candidates(candidates, group.candidates(payload, tcp_flags))
         buffers = {DEFAULT_BUFFER: payload, "raw_data": payload}.get
         for rule in candidates:
             if _header_matches(rule, service, pkt.src, pkt.sport, pkt.dst, pkt.dport):
@@ -112,10 +99,27 @@ class DetectLayer(Layer):
 
     def on_pdu(self, flow: Flow, to_server: bool, section: str, buffers: Buffers) -> None:
         """A PDU was flushed: evaluate the rules on packet data against its data, when it is
-        packet data to them, and the HTTP rules of its section. The packet being processed is the
-        one that flushed it; the rules see the PDU's direction and size."""
+        packet data to them, and the HTTP rules of its section. The rules see the packet being
+        processed (the one that flushed the PDU) carrying the PDU's data in the data's direction:
+        that packet is changed for the time of the evaluation, not copied."""
+        pkt = self.host.current_packet
+        saved = pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.buf, pkt.payload_off, pkt.payload_len
+        if to_server:
+            pkt.src, pkt.dst, pkt.sport, pkt.dport = flow.src, flow.dst, flow.sport, flow.dport
+        else:
+            pkt.src, pkt.dst, pkt.sport, pkt.dport = flow.dst, flow.src, flow.dport, flow.sport
         data = buffers(DEFAULT_BUFFER)
-        pkt = _pdu_packet(self.host.current_packet, flow, to_server, data or b"")
+        pkt.buf, pkt.payload_off, pkt.payload_len = data or b"", 0, len(data or b"")
+        pkt.rebuilt = True
+        try:
+            self._inspect_pdu(pkt, flow, to_server, section, buffers, data)
+        finally:
+            pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.buf, pkt.payload_off, pkt.payload_len = saved
+            pkt.rebuilt = False
+
+    def _inspect_pdu(
+        self, pkt: Packet, flow: Flow, to_server: bool, section: str, buffers: Buffers, data: bytes | None
+    ) -> None:
         if data is not None:
             self._inspect_data(pkt, flow, to_server, data)
         group = self.index.sections.get(section)
@@ -131,8 +135,9 @@ class DetectLayer(Layer):
     ) -> None:
         """Tests, payload, actions and filters of one candidate whose header matched; alert if due."""
         body = rule.body
-        if not all(test.test(pkt, flow, to_server) for test in body.tests):
-            return
+        for test in body.tests:
+            if not test.test(pkt, flow, to_server):
+                return
         if body.payload and not match_payload(body.payload, buffers, MatchState()):
             return
         for action in body.actions:

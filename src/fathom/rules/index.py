@@ -29,10 +29,13 @@ from fathom.apps.http_buffers import (
     RESPONSE_HEADERS,
     buffer_base,
 )
-from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
+from fathom.flow.flow import Flow
+from fathom.rules.evaluate import match_payload
 from fathom.rules.loader import Rule, Ruleset
-from fathom.rules.options.base import DEFAULT_BUFFER
+from fathom.rules.options.base import DEFAULT_BUFFER, MatchState
 from fathom.rules.options.content import Content
+from fathom.rules.options.header import FlagsTest, IpProtoTest
 
 # Buffers a packet provides by itself; the others come from inspectors.
 _PACKET_BUFFERS = frozenset((DEFAULT_BUFFER, "raw_data"))
@@ -91,11 +94,11 @@ class PortGroups:
         self.by_src = {port: _shared_group(rules, shared) for port, rules in by_src.items()}
         self.generic = RuleGroup(generic)
 
-    def candidates(self, sport: int, dport: int, payload: bytes) -> list[Rule]:
-        found = self.generic.candidates(payload)
+    def candidates(self, sport: int, dport: int, payload: bytes, tcp_flags: int) -> list[Rule]:
+        found = self.generic.candidates(payload, tcp_flags)
         for group in (self.by_dst.get(dport), self.by_src.get(sport)):
             if group is not None:
-                found = found + group.candidates(payload)
+                found = found + group.candidates(payload, tcp_flags)
         if len(found) > 1:
             found.sort(key=_ORDER)
         return found
@@ -110,7 +113,8 @@ def _shared_group(rules: list[Rule], shared: dict[tuple[int, ...], RuleGroup]) -
 
 
 class RuleGroup:
-    """Rules with a Hyperscan database of their fast patterns in ``buffers``."""
+    """Rules with a Hyperscan database of their fast patterns in ``buffers``; those without one
+    are candidates always, and on empty data only those whose payload options pass on it."""
 
     def __init__(self, rules: Sequence[Rule], buffers: Container[str] = _PACKET_BUFFERS) -> None:
         self.always: list[Rule] = []
@@ -127,6 +131,9 @@ class RuleGroup:
             flags.append(
                 hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if content.nocase else 0)
             )
+        self.on_empty = [rule for rule in self.always if _matches_empty(rule)]
+        # For TCP: by flags byte, (always, on_empty) less the rules whose ``flags`` fail on it.
+        self.by_flags = _by_flags(self.always, self.on_empty)
         self.database: hyperscan.Database | None = None
         if expressions:
             self.database = hyperscan.Database()
@@ -147,15 +154,56 @@ class RuleGroup:
             self.database = hyperscan.loadb(cast(bytes, self.database), hyperscan.HS_MODE_BLOCK)
             self.database.scratch = hyperscan.Scratch(self.database)
 
-    def candidates(self, payload: bytes) -> list[Rule]:
-        """The rules worth evaluating on ``payload``, in ruleset order."""
+    def candidates(self, payload: bytes, tcp_flags: int = -1) -> list[Rule]:
+        """The rules worth evaluating on ``payload``, in ruleset order; ``tcp_flags`` is the TCP
+        packet's flags byte (-1 for other protocols)."""
+        if tcp_flags >= 0 and self.by_flags is not None:
+            always, on_empty = self.by_flags[tcp_flags]
+        else:
+            always, on_empty = self.always, self.on_empty
+        if not payload:
+            return on_empty
         hits: list[int] = []
-        if self.database is not None and payload:
+        if self.database is not None:
             self.database.scan(payload, match_event_handler=_collect, context=hits)
         if not hits:
-            return self.always
+            return always
         hits.sort()
-        return self.always + [self.indexed[i] for i in hits]
+        return always + [self.indexed[i] for i in hits]
+
+
+def _by_flags(always: list[Rule], on_empty: list[Rule]) -> list[tuple[list[Rule], list[Rule]]] | None:
+    """For each TCP flags byte, the rules of ``always`` and ``on_empty`` whose flags tests pass on
+    it (None when no rule has one): header-only rules such as ``flags:S`` then cost nothing on the
+    packets they cannot match."""
+    if not any(isinstance(test, FlagsTest) for rule in always for test in rule.body.tests):
+        return None
+    pkt = Packet()
+    pkt.proto = PROTO_TCP
+    table: list[tuple[list[Rule], list[Rule]]] = []
+    shared: dict[tuple[int, ...], tuple[list[Rule], list[Rule]]] = {}
+    for flags in range(256):
+        pkt.tcp_flags = flags
+        passing = [rule for rule in always if _flags_pass(rule, pkt)]
+        key = tuple(rule.order for rule in passing)
+        if key not in shared:
+            shared[key] = passing, [rule for rule in on_empty if rule in passing]
+        table.append(shared[key])
+    return table
+
+
+def _flags_pass(rule: Rule, pkt: Packet) -> bool:
+    flow = cast("Flow", None)  # flags tests read the packet alone
+    return all(test.test(pkt, flow, True) for test in rule.body.tests if isinstance(test, FlagsTest))
+
+
+def _matches_empty(rule: Rule) -> bool:
+    """Whether the rule's payload options pass on empty data (a rule with none, ``isdataat:!1``,
+    a negated content, ...): what a packet without payload needs evaluated."""
+    return match_payload(rule.body.payload, _EMPTY_BUFFERS.get, MatchState())
+
+
+_EMPTY_BUFFERS = {buffer: b"" for buffer in _PACKET_BUFFERS}
 
 
 def _collect(rule_id: int, start: int, end: int, flags: int, hits: object) -> None:
@@ -234,7 +282,7 @@ class RuleIndex:
                 for proto in _IP_PROTOCOLS.get(protocol, _ALL if protocol == "ip" else _SERVICE_PROTOCOLS):
                     by_service.setdefault((proto, service), []).append(rule)
             if protocol in _IP_PROTOCOLS or protocol == "ip":
-                for proto in _IP_PROTOCOLS.get(protocol, _ALL):
+                for proto in _IP_PROTOCOLS.get(protocol) or _ip_rule_protocols(rule):
                     by_proto[proto].append(rule)
         self.sections = {section: SectionGroup(rules) for section, rules in by_section.items()}
         self.ports = {proto: PortGroups(by_proto[proto]) for proto in (PROTO_TCP, PROTO_UDP)}
@@ -254,6 +302,14 @@ def merge_candidates(first: list[Rule], second: list[Rule]) -> list[Rule]:
     merged = {id(rule): rule for rule in first}
     merged.update((id(rule), rule) for rule in second)
     return sorted(merged.values(), key=_ORDER)
+
+
+def _ip_rule_protocols(rule: Rule) -> tuple[int, ...]:
+    """The protocol groups an ``ip`` rule belongs to: that of its ``ip_proto:N``, else all."""
+    for test in rule.body.tests:
+        if isinstance(test, IpProtoTest) and test.op == "=":
+            return (test.proto if test.proto in _ALL else -1,)
+    return _ALL
 
 
 def _unsupported(rule: Rule) -> str:

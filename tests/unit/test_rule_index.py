@@ -1,0 +1,67 @@
+"""Rule groups: which rules a packet's data makes candidates, before any rule is evaluated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from fathom.rules.index import RuleIndex
+from fathom.rules.loader import Rule, load_ruleset
+
+
+def index_of(tmp_path: Path, rules: str) -> RuleIndex:
+    path = tmp_path / "test.rules"
+    path.write_text(rules)
+    ruleset = load_ruleset([str(path)])
+    assert ruleset.rejected == []
+    return RuleIndex(ruleset)
+
+
+def sids(rules: list[Rule]) -> list[int]:
+    return [rule.body.sid for rule in rules]
+
+
+def test_ip_rules_with_ip_proto_are_filed_under_that_protocol_only(tmp_path: Path) -> None:
+    index = index_of(
+        tmp_path,
+        "alert ip any any -> any any (ip_proto:2; sid:1;)\n"
+        "alert ip any any -> any any (ip_proto:tcp; sid:2;)\n"
+        "alert ip any any -> any any (ip_proto:!6; sid:3;)\n"
+        "alert ip any any -> any any (sid:4;)\n",
+    )
+    assert sids(index.ports[PROTO_TCP].candidates(1, 2, b"", 0x10)) == [2, 3, 4]
+    assert sids(index.ports[PROTO_UDP].candidates(1, 2, b"", -1)) == [3, 4]
+    assert sids(index.groups[PROTO_ICMP].candidates(b"")) == [3, 4]
+    assert sids(index.groups[PROTO_ICMPV6].candidates(b"")) == [3, 4]
+    assert sids(index.groups[-1].candidates(b"")) == [1, 3, 4]
+
+
+def test_empty_data_makes_candidates_only_of_rules_that_pass_on_it(tmp_path: Path) -> None:
+    group = index_of(
+        tmp_path,
+        "alert udp any any -> any any (sid:1;)\n"
+        "alert udp any any -> any any (isdataat:!1; sid:2;)\n"
+        'alert udp any any -> any any (content:!"x"; sid:3;)\n'
+        "alert udp any any -> any any (byte_test:1,>,1,0; sid:4;)\n"
+        "alert udp any any -> any any (dsize:0; sid:5;)\n"
+        'alert udp any any -> any any (content:"abc"; sid:6;)\n',
+    ).ports[PROTO_UDP]
+    assert sids(group.candidates(1, 2, b"", -1)) == [1, 2, 3, 5]
+    assert sids(group.candidates(1, 2, b"zabc", -1)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_tcp_flags_leave_out_header_rules_they_fail(tmp_path: Path) -> None:
+    group = index_of(
+        tmp_path,
+        "alert tcp any any -> any any (flags:S; sid:1;)\n"
+        "alert tcp any any -> any any (flags:SA; sid:2;)\n"
+        "alert tcp any any -> any any (flags:R+; sid:3;)\n"
+        "alert tcp any any -> any any (flags:!A; sid:4;)\n"
+        "alert tcp any any -> any any (flags:S,12; sid:5;)\n"
+        "alert tcp any any -> any any (flow:established; sid:6;)\n",
+    ).ports[PROTO_TCP]
+    assert sids(group.candidates(1, 2, b"", 0x02)) == [1, 4, 5, 6]
+    assert sids(group.candidates(1, 2, b"", 0x12)) == [2, 6]
+    assert sids(group.candidates(1, 2, b"", 0xC2)) == [4, 5, 6]
+    assert sids(group.candidates(1, 2, b"x", 0x14)) == [3, 6]
+    assert sids(group.candidates(1, 2, b"x", 0x04)) == [3, 4, 6]
