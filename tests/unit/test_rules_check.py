@@ -72,14 +72,12 @@ def test_bundled_community_ruleset() -> None:
     assert ruleset.rejected == []
     assert len(ruleset.rules) == 4022
     waits = Counter(reason.split(":")[0] for rule in ruleset.partial for reason in set(rule.body.partial))
-    assert len(ruleset.partial) == 32
+    assert len(ruleset.partial) == 25
     assert waits == {
         "ssl_state": 7,
         "ssl_version": 2,
         "dce_iface": 15,
         "dce_opnum": 15,
-        "sip_method": 3,
-        "sip_stat_code": 4,
         "ber_data": 2,
         "ber_skip": 2,
         "tag": 1,

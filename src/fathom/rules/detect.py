@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fathom.apps.layer import AppLayer, Buffers
+from fathom.apps.sip import sip_buffers
 from fathom.decode.packet import PROTO_TCP, Packet
 from fathom.flow.consumer import Layer, LayerChain
 from fathom.flow.flow import Flow
@@ -92,7 +93,10 @@ class DetectLayer(Layer):
             group = index.services.get((pkt.proto, service))
             if group is not None:
                 candidates = merge_candidates(candidates, group.candidates(payload, tcp_flags))
-        buffers = {DEFAULT_BUFFER: payload, "raw_data": payload}.get
+        known = {DEFAULT_BUFFER: payload, "raw_data": payload}
+        if service == "sip":
+            known |= sip_buffers(payload)
+        buffers = known.get
         for rule in candidates:
             if _header_matches(rule, service, pkt.src, pkt.sport, pkt.dst, pkt.dport):
                 self._evaluate(rule, pkt, flow, to_server, buffers)

@@ -29,6 +29,7 @@ from fathom.apps.http_buffers import (
     RESPONSE_HEADERS,
     buffer_base,
 )
+from fathom.apps.sip import SIP_BUFFERS
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
 from fathom.flow.flow import Flow
 from fathom.rules.evaluate import match_payload
@@ -39,6 +40,9 @@ from fathom.rules.options.header import FlagsTest, IpProtoTest
 
 # Buffers a packet provides by itself; the others come from inspectors.
 _PACKET_BUFFERS = frozenset((DEFAULT_BUFFER, "raw_data"))
+# What rules on packet data may read: the packet's buffers, what base64_decode made of them, and
+# the SIP inspector's buffers of them.
+_DATA_BUFFERS = _PACKET_BUFFERS | {"base64_data", *SIP_BUFFERS}
 _IP_PROTOCOLS = {"tcp": (PROTO_TCP,), "udp": (PROTO_UDP,), "icmp": (PROTO_ICMP, PROTO_ICMPV6)}
 _ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
 # What a rule whose header names a service (``alert http``) runs over.
@@ -318,6 +322,6 @@ def _unsupported(rule: Rule) -> str:
         return f"action {rule.header.action}"
     if rule.header.protocol == "file":
         return "file rule header"
-    if any(o.buffer not in _PACKET_BUFFERS and o.buffer != "base64_data" for o in rule.body.payload):
+    if any(o.buffer not in _DATA_BUFFERS for o in rule.body.payload):
         return "inspector buffer"
     return ""

@@ -24,6 +24,7 @@ def registry() -> dict[str, OptionFactory]:
         inspectors,
         meta,
         pcre,
+        sip,
         tls,
     )
 

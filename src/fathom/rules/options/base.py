@@ -83,6 +83,8 @@ class PayloadOption(Option):
 
     # The buffer this option reads, chosen by the sticky buffer in force when it was attached.
     buffer: str = DEFAULT_BUFFER
+    # True for an option that reads a buffer of its own, which is no sticky buffer for the others.
+    fixed_buffer = False
 
     @abstractmethod
     def matches(self, data: bytes, pos: int, state: MatchState) -> Iterator[int]: ...

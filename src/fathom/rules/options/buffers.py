@@ -105,6 +105,8 @@ def read_as_sticky(body: RuleBody) -> None:
     undone = False
     for option in body.payload:
         moved = option.moved_to if isinstance(option, Relocatable) else None
+        if option.fixed_buffer:
+            continue
         if moved is not None:
             assert isinstance(option, Relocatable)
             option.moved_to = None

@@ -1,8 +1,8 @@
 """Options whose evaluation needs a service inspector Fathom does not have yet: DCE/RPC
-(``dce_iface``, ``dce_opnum``), SIP (``sip_method``, ``sip_stat_code``), BER (``ber_data``,
-``ber_skip``), and ``tag`` (logging packets after an alert). Their arguments are checked as Snort
-checks them; the rule then loads in part (it does not alert until its inspector exists), and
-``fathom rules check`` says which inspector it waits for.
+(``dce_iface``, ``dce_opnum``), BER (``ber_data``, ``ber_skip``), and ``tag`` (logging packets
+after an alert). Their arguments are checked as Snort checks them; the rule then loads in part
+(it does not alert until its inspector exists), and ``fathom rules check`` says which inspector
+it waits for.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from fathom.flow.flow import Flow
 
 _NUMBER_RANGE = re.compile(r"\d+(-\d+)?")
-_SIP_TOKEN = re.compile(r"!?[A-Za-z_][A-Za-z0-9_-]*")
 _TAG_TYPES = ("session", "host_src", "host_dst")
 _TAG_METRICS = ("packets", "seconds", "bytes")
 
@@ -40,19 +39,6 @@ def _dce_opnum(args: str) -> None:
     for item in args.strip('"').split(","):
         if not _NUMBER_RANGE.fullmatch(item.strip()):
             raise RuleError(f"bad opnum {item.strip()!r}")
-
-
-def _sip_method(args: str) -> None:
-    for item in args.split(","):
-        if not _SIP_TOKEN.fullmatch(item.strip()):
-            raise RuleError(f"bad SIP method {item.strip()!r}")
-
-
-def _sip_stat_code(args: str) -> None:
-    for item in args.split(","):
-        code = item.strip()
-        if not code.isdigit() or not 1 <= int(code) <= 999:
-            raise RuleError(f"bad SIP status code {code!r}")
 
 
 def _ber_type(args: str) -> None:
@@ -109,8 +95,6 @@ def _factory(keyword: str, inspector: str, check: Callable[[str], None]) -> Call
 for _keyword, _inspector, _check in (
     ("dce_iface", "DCE/RPC inspector", _dce_iface),
     ("dce_opnum", "DCE/RPC inspector", _dce_opnum),
-    ("sip_method", "SIP inspector", _sip_method),
-    ("sip_stat_code", "SIP inspector", _sip_stat_code),
     ("ber_data", "BER decoder", _ber_type),
     ("ber_skip", "BER decoder", _ber_type),
     ("tag", "packet logger", _tag),
