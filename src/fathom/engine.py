@@ -43,9 +43,8 @@ class Engine:
         self._slots = SlotRegistry()
         built = [factory(self) for factory in layers]
         self._slots.closed = True
-        self.flows = FlowTable(
-            chain(built) if built else Layer(), self._flow_ended, config.flow, config.stream, len(self._slots)
-        )
+        self.layer = chain(built) if built else Layer()
+        self.flows = FlowTable(self.layer, self._flow_ended, config.flow, config.stream, len(self._slots))
         self.packets = 0
         self.bytes = 0
         self.first_ts = 0.0
@@ -182,4 +181,5 @@ class Engine:
         for name, count in self.flows.stream_stats.as_dict().items():
             out[f"stream.{name}"] = count
         out["engine.failures"] = self.failures
+        out.update(self.layer.counters())
         return out

@@ -106,3 +106,22 @@ def test_port_groups_keep_every_rule_reachable(tmp_path: Path) -> None:
     feed(engine, [udp(2.0, CLIENT, SERVER, 5001, 4000, b"q")])
     engine.finish()
     assert [(sid, cnt) for sid, cnt, *_ in alerts(sink)] == [(1, 1), (4, 1), (2, 2), (4, 2), (3, 3)]
+
+
+def test_one_inspection_logs_three_events_in_snorts_order(tmp_path: Path) -> None:
+    """Snort's event queue: the first five rules that match one packet are kept, ordered by the
+    length of their fast pattern (then the higher sid first), and three of them are logged; the
+    rest are counted."""
+    contents = ["abcdef", "abc", "abcdefgh", "bcde", "abcd", "abcde", "a"]
+    engine, sink = engine_with(
+        tmp_path,
+        "".join(
+            f'alert udp any any -> any any (msg:"{text}"; content:"{text}"; sid:{sid};)\n'
+            for sid, text in enumerate(contents, start=1)
+        ),
+    )
+    feed(engine, [udp(1.0, CLIENT, SERVER, 40000, 9999, b"abcdefgh")])
+    engine.finish()
+    assert [sid for sid, *_ in alerts(sink)] == [3, 1, 5]
+    counted = engine.counters()
+    assert [counted[f"detect.{name}"] for name in ("queue_limit", "log_limit", "alerts")] == [2, 2, 3]

@@ -18,7 +18,7 @@ from fathom.apps.splitter import (
     through_last_tls_record,
 )
 from tests.rules import detecting_engine
-from tests.traffic import CLIENT, SERVER, TcpConversation, feed
+from tests.traffic import CLIENT, SERVER, TcpConversation, feed, udp
 
 
 def alerts_for(tmp_path: Path, rules: str, conv: TcpConversation) -> list[tuple[int, int, str]]:
@@ -110,6 +110,35 @@ def test_port_bound_dns_is_cut_by_message_length(tmp_path: Path) -> None:
     conv.client_sends(message[5:]).server_acks()
     rules = 'alert tcp any any -> any 53 (msg:"bind"; content:"|07|version|04|bind"; sid:1;)\n'
     assert alerts_for(tmp_path, rules, conv) == [(1, 5, CLIENT), (1, 7, CLIENT)]
+
+
+def test_a_port_bound_service_gates_rules_of_any_protocol(tmp_path: Path) -> None:
+    """Snort's binder gives TCP port 53 the DNS inspector, whose service then selects the rules
+    of the ``dns`` service group: a ``udp`` rule naming dns matches the TCP PDU (parity_p06,
+    sid 1616), while a rule naming another service does not, even on its ports."""
+    query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07version\x04bind\x00\x00\x10\x00\x03"
+    conv = TcpConversation(dport=53).handshake()
+    conv.client_sends(struct.pack("!H", len(query)) + query).server_acks()
+    rules = (
+        'alert udp any any -> any 53 (msg:"dns"; content:"|07|version"; service:dns; sid:1;)\n'
+        'alert tcp any any -> any 53 (msg:"sip"; content:"|07|version"; service:sip; sid:2;)\n'
+    )
+    assert alerts_for(tmp_path, rules, conv) == [(1, 5, CLIENT)]
+
+
+def test_udp_port_53_is_dns_whatever_its_payload(tmp_path: Path) -> None:
+    """The binder's DNS inspector on UDP port 53 leaves the wizard out: a SIP-looking datagram
+    there is still DNS to the rules, and a dns rule matches it whatever its own ports."""
+    engine, sink = detecting_engine(
+        tmp_path,
+        'alert udp any any -> any 53 (msg:"sip"; content:"INVITE"; service:sip; sid:1;)\n'
+        'alert udp any any -> any 9999 (msg:"dns"; content:"INVITE"; service:dns; sid:2;)\n',
+    )
+    feed(engine, [udp(1.0, CLIENT, SERVER, 40000, 53, b"INVITE sip:a SIP/2.0\r\n\r\n")])
+    engine.finish()
+    assert [
+        (e["alert"]["signature_id"], e["pcap_cnt"]) for e in sink.events if e["event_type"] == "alert"
+    ] == [(2, 1)]
 
 
 def test_server_data_pdu_goes_the_other_way(tmp_path: Path) -> None:

@@ -120,27 +120,30 @@ class AppLayer(Layer):
         self.on_pdu: PduHandler | None = None
         self.stats = AppStats()
 
+    def counters(self) -> dict[str, int]:
+        return {f"app.{name}": count for name, count in self.stats.as_dict().items()}
+
     def service(self, flow: Flow) -> str | None:
         """The flow's service in Snort's names, as rules' ``service`` options gate on."""
         state = self.slot.get(flow)
-        return None if state is None else state.service
+        return PORT_BOUND.get((flow.proto, flow.dport)) if state is None else state.service
 
     def inspected(self, flow: Flow) -> bool:
         """Whether a service inspector has the flow: its TCP data then reaches rules as PDUs."""
         state = self.slot.get(flow)
         if state is None:
             # Before its first data, only a port-bound inspector has the flow.
-            return flow.proto == PROTO_TCP and flow.dport in PORT_BOUND
+            return flow.proto == PROTO_TCP and (PROTO_TCP, flow.dport) in PORT_BOUND
         return state.cutter is not None or state.service == "http"
 
     def _state(self, flow: Flow) -> AppState:
         state = self.slot.get(flow)
         if state is None:
             state = AppState()
+            state.service = PORT_BOUND.get((flow.proto, flow.dport))
             if flow.proto == PROTO_TCP and self.on_pdu is not None:
-                bound = PORT_BOUND.get(flow.dport)
-                if bound is not None:
-                    state.cutter = CUTTERS[bound]
+                if state.service is not None:
+                    state.cutter = CUTTERS[state.service]
             else:
                 state.streams = None
             self.slot.set(flow, state)
@@ -237,8 +240,8 @@ class AppLayer(Layer):
             return
         self._publish(flow, service)
         # A service Snort's wizard names gives the flow an inspector; a port-bound inspector
-        # keeps the flow (and its service unknown).
-        if state.cutter is None and service in SNORT_SERVICES:
+        # keeps the flow (and its service).
+        if state.service is None and service in SNORT_SERVICES:
             state.service = service
             state.cutter = CUTTERS.get(service)
             if state.streams is not None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fathom.decode.packet import PROTO_TCP, PROTO_UDP
+
 # Takes the acknowledged, unflushed bytes; returns how many to flush now.
 Cutter = Callable[[bytes], int]
 
@@ -110,20 +112,24 @@ CUTTERS: dict[str, Cutter] = {
         service: everything
         for service in (
             "ssh", "sip", "dce_http_server", "dce_http_proxy", "dnp3", "modbus", "mms",
-            "s7commplus", "cip", "iec104", "gtp", "sunrpc", "http2",
+            "s7commplus", "cip", "iec104", "gtp", "sunrpc", "http2", "opcua",
         )
     },
 }  # fmt: skip
 
-# Server ports Snort's default binder gives an inspector without naming the service (the
-# protocols its wizard cannot recognise).
-PORT_BOUND: dict[int, str] = {
-    53: "dns",
-    111: "sunrpc",
-    502: "modbus",
-    2123: "gtp",
-    2152: "gtp",
-    3386: "gtp",
-    2404: "iec104",
-    44818: "cip",
+# Server ports (by IP protocol) that Snort's default binder gives an inspector, for protocols its
+# wizard cannot recognise. The inspector's service is then the flow's service to rules (Snort's
+# snort_protocol_id), though not named in its alerts, and the wizard is not asked.
+PORT_BOUND: dict[tuple[int, int], str] = {
+    (PROTO_UDP, 53): "dns",
+    (PROTO_TCP, 53): "dns",
+    (PROTO_TCP, 111): "sunrpc",
+    (PROTO_TCP, 502): "modbus",
+    (PROTO_TCP, 2123): "gtp",
+    (PROTO_TCP, 2152): "gtp",
+    (PROTO_TCP, 3386): "gtp",
+    (PROTO_TCP, 2404): "iec104",
+    (PROTO_UDP, 2222): "cip",
+    (PROTO_TCP, 4840): "opcua",
+    (PROTO_TCP, 44818): "cip",
 }

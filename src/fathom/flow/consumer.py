@@ -37,6 +37,10 @@ class Layer:
     def on_flow_end(self, flow: Flow) -> None:
         pass
 
+    def counters(self) -> dict[str, int]:
+        """The layer's counters by dotted name, for the engine's report."""
+        return {}
+
 
 _HOOKS = ("on_packet", "on_data", "on_gap", "on_flow_end")
 
@@ -50,9 +54,10 @@ class LayerChain(Layer):
     """Several layers, called in order for each hook that they override. A layer that bypasses the
     flow stops the packet there: the layers after it never see it."""
 
-    __slots__ = ("_data", "_end", "_gap", "_packet", "hooked")
+    __slots__ = ("_data", "_end", "_gap", "_packet", "hooked", "layers")
 
     def __init__(self, layers: Sequence[Layer]) -> None:
+        self.layers = tuple(layers)
         self._packet = tuple(layer.on_packet for layer in layers if overrides(layer, "on_packet"))
         self._data = tuple(layer.on_data for layer in layers if overrides(layer, "on_data"))
         self._gap = tuple(layer.on_gap for layer in layers if overrides(layer, "on_gap"))
@@ -79,6 +84,9 @@ class LayerChain(Layer):
     def on_flow_end(self, flow: Flow) -> None:
         for hook in self._end:
             hook(flow)
+
+    def counters(self) -> dict[str, int]:
+        return {name: count for layer in self.layers for name, count in layer.counters().items()}
 
 
 def chain(layers: Sequence[Layer]) -> Layer:

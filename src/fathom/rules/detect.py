@@ -58,6 +58,12 @@ def _header_matches(rule: Rule, service: str | None, src: bytes, sport: int, dst
     )
 
 
+# Snort's defaults: the distinct rules kept per inspection (search_engine.max_queue_events) and
+# the events logged of them (event_queue.log), ordered by content length (order_events).
+MAX_QUEUE_EVENTS = 5
+LOG_EVENTS = 3
+
+
 class DetectLayer(Layer):
     """Snort rules on packets and on the PDUs of ``app`` (which this layer subscribes to)."""
 
@@ -68,6 +74,12 @@ class DetectLayer(Layer):
         app.on_pdu = self.on_pdu
         self.rates = RateTracker()
         self.alerts = 0
+        # The rules that matched in the inspection under way (a packet, or a PDU), to be logged at
+        # its end as Snort's event queue logs them; matches past its bound, and events past the
+        # number logged, are counted.
+        self.matched: list[Rule] = []
+        self.queue_limit = 0
+        self.log_limit = 0
         # The rules (and directions) that alerted on the packet being processed itself.
         self.alerted_packet = -1
         self.alerted_rules: set[tuple[int, bool]] = set()
@@ -77,6 +89,8 @@ class DetectLayer(Layer):
         if pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow):
             return
         self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()))
+        if self.matched:
+            self._log(pkt, flow, to_server)
 
     def _inspect_data(self, pkt: Packet, flow: Flow, to_server: bool, payload: bytes) -> None:
         """The rules on packet data: those of the packet's ports (or protocol) and those of the
@@ -90,7 +104,7 @@ class DetectLayer(Layer):
             candidates = (index.groups.get(pkt.proto) or index.groups[-1]).candidates(payload)
         service = self.app.service(flow)
         if service is not None:
-            group = index.services.get((pkt.proto, service))
+            group = index.services.get(service)
             if group is not None:
                 candidates = merge_candidates(candidates, group.candidates(payload, tcp_flags))
         known = {DEFAULT_BUFFER: payload, "raw_data": payload}
@@ -117,6 +131,8 @@ class DetectLayer(Layer):
         pkt.rebuilt = True
         try:
             self._inspect_pdu(pkt, flow, to_server, section, buffers, data)
+            if self.matched:
+                self._log(pkt, flow, to_server)
         finally:
             pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.buf, pkt.payload_off, pkt.payload_len = saved
             pkt.rebuilt = False
@@ -137,7 +153,8 @@ class DetectLayer(Layer):
     def _evaluate(
         self, rule: Rule, pkt: Packet, flow: Flow, to_server: bool, buffers: Callable[[str], bytes | None]
     ) -> None:
-        """Tests, payload, actions and filters of one candidate whose header matched; alert if due."""
+        """Tests, payload, actions and filters of one candidate whose header matched; a rule that
+        matched and may alert joins the inspection's events (the first MAX_QUEUE_EVENTS rules)."""
         body = rule.body
         for test in body.tests:
             if not test.test(pkt, flow, to_server):
@@ -146,11 +163,31 @@ class DetectLayer(Layer):
             return
         for action in body.actions:
             action.apply(flow)
-        if body.noalert or self._alerted_already(rule, pkt, to_server) or not self._filters_pass(rule, pkt):
+        if body.noalert or not self._filters_pass(rule, pkt) or rule in self.matched:
             return
-        flow.alerted = True
-        self.alerts += 1
-        self.host.emit(AlertEvent(flow, pkt.ts, pkt.pcap_cnt, to_server, rule))
+        if len(self.matched) < MAX_QUEUE_EVENTS:
+            self.matched.append(rule)
+        else:
+            self.queue_limit += 1
+
+    def _log(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
+        """Alert for the inspection's events as Snort logs them: ordered by the length of their
+        fast pattern (longest first, then the higher sid), the first LOG_EVENTS of them, leaving
+        out rules that already alerted on the packet that flushed this PDU."""
+        matched, self.matched = self.matched, []
+        lengths = self.index.pattern_lengths
+        matched.sort(key=lambda rule: (lengths[rule.order], rule.body.sid), reverse=True)
+        logged = 0
+        for position, rule in enumerate(matched):
+            if logged == LOG_EVENTS:
+                self.log_limit += len(matched) - position
+                return
+            if self._alerted_already(rule, pkt, to_server):
+                continue
+            logged += 1
+            flow.alerted = True
+            self.alerts += 1
+            self.host.emit(AlertEvent(flow, pkt.ts, pkt.pcap_cnt, to_server, rule))
 
     def _alerted_already(self, rule: Rule, pkt: Packet, to_server: bool) -> bool:
         """A rule that alerted on a packet does not alert again on a PDU of the same data that
@@ -174,6 +211,16 @@ class DetectLayer(Layer):
 
     def on_flow_end(self, flow: Flow) -> None:
         self.index.ruleset.flowbits.forget(flow)
+
+    def counters(self) -> dict[str, int]:
+        found = {
+            "detect.alerts": self.alerts,
+            "detect.queue_limit": self.queue_limit,
+            "detect.log_limit": self.log_limit,
+        }
+        for reason, count in self.index.left_out.items():
+            found[f"detect.rules_left_out.{reason}"] = count
+        return found
 
 
 def detection(index: RuleIndex) -> LayerFactory:

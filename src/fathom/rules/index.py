@@ -45,8 +45,6 @@ _PACKET_BUFFERS = frozenset((DEFAULT_BUFFER, "raw_data"))
 _DATA_BUFFERS = _PACKET_BUFFERS | {"base64_data", *SIP_BUFFERS}
 _IP_PROTOCOLS = {"tcp": (PROTO_TCP,), "udp": (PROTO_UDP,), "icmp": (PROTO_ICMP, PROTO_ICMPV6)}
 _ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
-# What a rule whose header names a service (``alert http``) runs over.
-_SERVICE_PROTOCOLS = (PROTO_TCP, PROTO_UDP)
 
 
 def fast_pattern(rule: Rule, buffers: Container[str] | None = _PACKET_BUFFERS) -> Content | None:
@@ -268,8 +266,13 @@ class RuleIndex:
     def __init__(self, ruleset: Ruleset) -> None:
         self.ruleset = ruleset
         self.left_out: dict[str, int] = {}
+        # By rule order: the length of the rule's fast pattern in any buffer (0 without one), by
+        # which Snort orders the events of one inspection.
+        self.pattern_lengths = [
+            len(content.pattern) if (content := fast_pattern(rule, None)) else 0 for rule in ruleset.rules
+        ]
         by_proto: dict[int, list[Rule]] = {proto: [] for proto in _ALL}
-        by_service: dict[tuple[int, str], list[Rule]] = {}
+        by_service: dict[str, list[Rule]] = {}
         by_section: dict[str, list[Rule]] = {section: [] for section in SECTIONS_IN_ORDER}
         for rule in ruleset.rules:
             sections = http_sections(rule)
@@ -282,9 +285,9 @@ class RuleIndex:
                 self.left_out[reason] = self.left_out.get(reason, 0) + 1
                 continue
             protocol = rule.header.protocol
+            # As in Snort, a service's group holds its rules whatever their protocol.
             for service in rule.body.services:
-                for proto in _IP_PROTOCOLS.get(protocol, _ALL if protocol == "ip" else _SERVICE_PROTOCOLS):
-                    by_service.setdefault((proto, service), []).append(rule)
+                by_service.setdefault(service, []).append(rule)
             if protocol in _IP_PROTOCOLS or protocol == "ip":
                 for proto in _IP_PROTOCOLS.get(protocol) or _ip_rule_protocols(rule):
                     by_proto[proto].append(rule)
@@ -306,6 +309,11 @@ def merge_candidates(first: list[Rule], second: list[Rule]) -> list[Rule]:
     merged = {id(rule): rule for rule in first}
     merged.update((id(rule), rule) for rule in second)
     return sorted(merged.values(), key=_ORDER)
+
+
+def _pattern_length(rule: Rule) -> int:
+    content = fast_pattern(rule, None)
+    return 0 if content is None else len(content.pattern)
 
 
 def _ip_rule_protocols(rule: Rule) -> tuple[int, ...]:
