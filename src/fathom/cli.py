@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from fathom import __version__
 from fathom.capture.pcapfile import CaptureError, open_capture
 from fathom.capture.source import PacketSource
-from fathom.config import ConfigError, load_config
+from fathom.config import ConfigError, DetectConfig, load_config
 from fathom.engine import Engine
 from fathom.events.file_sink import STDOUT, EveFileSink
 from fathom.events.summary import FlowSummary
@@ -67,7 +67,7 @@ def _run_with_progress(engine: Engine, source: PacketSource, label: str) -> None
 
 
 def _detection(
-    paths: Sequence[str], quiet: bool, use_cache: bool
+    paths: Sequence[str], events: DetectConfig, quiet: bool, use_cache: bool
 ) -> tuple[list[LayerFactory], AlertSummary | None]:
     """The detect layer for the rules in ``paths`` and a sink counting its alerts; nothing when
     there are no rules, so that packets then pay nothing for detection. Imported here: a run
@@ -85,7 +85,7 @@ def _detection(
     from fathom.rules.detect import detection
 
     gc.freeze()  # the rules live as long as the run, as what main() froze does
-    return [detection(index)], AlertSummary(len(ruleset.rules), cached, time.perf_counter() - started)
+    return [detection(index, events)], AlertSummary(len(ruleset.rules), cached, time.perf_counter() - started)
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -108,7 +108,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         source = open_capture(args.capture)
     except CaptureError as exc:
         return _error(str(exc))
-    detect, alerts = _detection(rules, args.quiet, not args.no_rule_cache)
+    detect, alerts = _detection(rules, config.engine.detect, args.quiet, not args.no_rule_cache)
     engine = Engine(config.engine, detect)
     summary = FlowSummary()
     if not args.quiet:

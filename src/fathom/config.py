@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from annotated_types import Ge, Gt
+from annotated_types import Ge, Gt, Le
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -62,11 +62,23 @@ class DefragConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """Snort's event queue, with its defaults: of the rules that match one packet or PDU, the
+    first ``max_queue_events`` are kept and ``log_events`` of them alert (the longest fast
+    pattern first)."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    max_queue_events: Annotated[int, Ge(1), Le(100)] = 5
+    log_events: PositiveInt = 3
+
+
+@dataclass(frozen=True, slots=True)
 class EngineConfig:
     __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
     flow: FlowConfig = field(default_factory=FlowConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     defrag: DefragConfig = field(default_factory=DefragConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
 
 
 @dataclass(frozen=True, slots=True)

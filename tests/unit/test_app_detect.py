@@ -55,5 +55,6 @@ def test_sections_of_a_stream_picked_up_midstream_go_at_once(tmp_path: Path) -> 
     feed(engine, conv.packets[3:])
     engine.finish()
     alerts = [(e["alert"]["signature_id"], e["pcap_cnt"]) for e in sink.events if e["event_type"] == "alert"]
-    # sid 1 asks for an established flow, which a mid-stream pick-up is not (as in Snort).
+    # sid 1 asks for an established flow, which a mid-stream pick-up becomes only when the other
+    # side answers (as in Snort): after the section went.
     assert alerts == [(2, 1)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Dot1Q, Ether
 
@@ -65,17 +66,29 @@ def test_handshake_only_is_established_and_syn_only_is_new() -> None:
     assert states == {1: ("established", "established"), 2: ("new", "syn_sent")}
 
 
-def test_midstream_pickup_uses_first_packet_as_client() -> None:
+@pytest.mark.parametrize("server_first", [False, True])
+def test_midstream_pickup_puts_the_client_on_the_higher_port(server_first: bool) -> None:
+    """Without a handshake, Snort takes the side on the higher port for the client, whichever
+    spoke first; the flow is established once the other side answers."""
     engine, consumer, sink = make_engine()
     conv = TcpConversation().handshake().client_sends(b"abc").server_sends(b"xyz")
-    feed(engine, conv.packets[3:])  # no handshake in the capture
+    packets = conv.packets[3:]  # no handshake in the capture
+    feed(engine, packets[::-1] if server_first else packets)
     engine.finish()
     (event,) = sink.events
-    assert event["src_port"] == 40000
+    assert (event["src_port"], event["dest_port"]) == (40000, 80)
     assert event["tcp"]["midstream"] is True
     assert event["flow"]["state"] == "established"
     assert consumer.stream(1, True) == b"abc"
     assert consumer.stream(1, False) == b"xyz"
+
+
+def test_a_midstream_flow_the_other_side_never_answers_is_not_established() -> None:
+    engine, _, sink = make_engine()
+    feed(engine, TcpConversation().handshake().client_sends(b"abc").packets[3:])
+    engine.finish()
+    (event,) = sink.events
+    assert (event["flow"]["state"], event["tcp"]["midstream"]) == ("new", True)
 
 
 def test_syn_ack_first_makes_its_sender_the_server() -> None:

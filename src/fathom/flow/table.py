@@ -165,8 +165,7 @@ class FlowTable:
             self._make_room(pkt.ts)
         src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
         proto = pkt.proto
-        # A SYN-ACK comes from the server: the flow's client is its destination.
-        from_server = proto == PROTO_TCP and pkt.tcp_flags & (TH_SYN | TH_ACK) == TH_SYN | TH_ACK
+        from_server = proto == PROTO_TCP and _from_tcp_server(pkt.tcp_flags, sport, dport)
         if from_server:
             src, dst, sport, dport = dst, src, dport, sport
         self.serial += 1
@@ -249,3 +248,13 @@ class FlowTable:
         """The capture ended: end every remaining flow."""
         for flow in [flow for flow, to_server in self.flows.values() if to_server]:
             self._end(flow, END_SHUTDOWN)
+
+
+def _from_tcp_server(flags: int, sport: int, dport: int) -> bool:
+    """Whether a flow's first TCP packet comes from its server, as Snort decides it: a SYN comes
+    from the client and a SYN-ACK from the server; a stream picked up mid-way has its client on
+    the higher port."""
+    handshake = flags & (TH_SYN | TH_ACK)
+    if handshake == TH_SYN:
+        return False
+    return handshake == TH_SYN | TH_ACK or sport <= dport

@@ -14,6 +14,7 @@ from fathom.flow.flow import (
     STATE_CLOSED,
     STATE_CLOSING,
     STATE_ESTABLISHED,
+    STATE_NEW,
     TCP_CLOSED,
     TCP_ESTABLISHED,
     TCP_FIN_WAIT,
@@ -74,10 +75,10 @@ class TcpTracker:
             flow.tcp_state = TCP_SYN_SENT
             flow.timeout = self.timeouts[0]
         else:
-            # Picked up mid-stream: track it as established from here on.
+            # Picked up mid-stream: reassembled from here on, and established once the other side
+            # answers (Snort's mid-stream states).
             flow.midstream = True
             flow.tcp_state = TCP_ESTABLISHED
-            flow.state = STATE_ESTABLISHED
             flow.timeout = self.timeouts[1]
 
     def _new_stream(self, flow: Flow, to_server: bool) -> StreamDirection:
@@ -106,7 +107,7 @@ class TcpTracker:
             flow.tcp_flags_tc |= flags
             stream = flow.stream_tc
             peer = flow.stream_ts
-        if flags & _CONTROL or flow.tcp_state != TCP_ESTABLISHED:
+        if flags & _CONTROL or flow.tcp_state != TCP_ESTABLISHED or flow.state == STATE_NEW:
             self._control(flow, to_server, flags, pkt)
         if flow.bypassed:
             return
@@ -146,6 +147,8 @@ class TcpTracker:
             flow.state = STATE_CLOSED
             flow.timeout = self.timeouts[2]
             return
+        if flow.midstream and flow.state == STATE_NEW and flow.pkts_ts and flow.pkts_tc:
+            flow.state = STATE_ESTABLISHED
         if flags & TH_SYN:
             if flags & TH_ACK and not to_server and state in (TCP_SYN_SENT, TCP_NONE):
                 flow.tcp_state = TCP_SYN_RECV

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from fathom.apps.layer import AppLayer, Buffers
 from fathom.apps.sip import sip_buffers
+from fathom.config import DetectConfig
 from fathom.decode.packet import PROTO_TCP, Packet
 from fathom.flow.consumer import Layer, LayerChain
 from fathom.flow.flow import Flow
@@ -58,19 +59,15 @@ def _header_matches(rule: Rule, service: str | None, src: bytes, sport: int, dst
     )
 
 
-# Snort's defaults: the distinct rules kept per inspection (search_engine.max_queue_events) and
-# the events logged of them (event_queue.log), ordered by content length (order_events).
-MAX_QUEUE_EVENTS = 5
-LOG_EVENTS = 3
-
-
 class DetectLayer(Layer):
     """Snort rules on packets and on the PDUs of ``app`` (which this layer subscribes to)."""
 
-    def __init__(self, host: LayerHost, index: RuleIndex, app: AppLayer) -> None:
+    def __init__(self, host: LayerHost, index: RuleIndex, app: AppLayer, events: DetectConfig) -> None:
         self.host = host
         self.index = index
         self.app = app
+        self.max_queue_events = events.max_queue_events
+        self.log_events = events.log_events
         app.on_pdu = self.on_pdu
         self.rates = RateTracker()
         self.alerts = 0
@@ -154,7 +151,7 @@ class DetectLayer(Layer):
         self, rule: Rule, pkt: Packet, flow: Flow, to_server: bool, buffers: Callable[[str], bytes | None]
     ) -> None:
         """Tests, payload, actions and filters of one candidate whose header matched; a rule that
-        matched and may alert joins the inspection's events (the first MAX_QUEUE_EVENTS rules)."""
+        matched and may alert joins the inspection's events (the first ``max_queue_events``)."""
         body = rule.body
         for test in body.tests:
             if not test.test(pkt, flow, to_server):
@@ -165,21 +162,21 @@ class DetectLayer(Layer):
             action.apply(flow)
         if body.noalert or not self._filters_pass(rule, pkt) or rule in self.matched:
             return
-        if len(self.matched) < MAX_QUEUE_EVENTS:
+        if len(self.matched) < self.max_queue_events:
             self.matched.append(rule)
         else:
             self.queue_limit += 1
 
     def _log(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
         """Alert for the inspection's events as Snort logs them: ordered by the length of their
-        fast pattern (longest first, then the higher sid), the first LOG_EVENTS of them, leaving
+        fast pattern (longest first, then the higher sid), the first ``log_events``, leaving
         out rules that already alerted on the packet that flushed this PDU."""
         matched, self.matched = self.matched, []
         lengths = self.index.pattern_lengths
         matched.sort(key=lambda rule: (lengths[rule.order], rule.body.sid), reverse=True)
         logged = 0
         for position, rule in enumerate(matched):
-            if logged == LOG_EVENTS:
+            if logged == self.log_events:
                 self.log_limit += len(matched) - position
                 return
             if self._alerted_already(rule, pkt, to_server):
@@ -223,12 +220,12 @@ class DetectLayer(Layer):
         return found
 
 
-def detection(index: RuleIndex) -> LayerFactory:
+def detection(index: RuleIndex, events: DetectConfig | None = None) -> LayerFactory:
     """The layers that match the rules of ``index``: the application layer, which names services
-    and cuts PDUs, then this one."""
+    and cuts PDUs, then this one (with Snort's event queue unless ``events`` says otherwise)."""
 
     def build(host: LayerHost) -> Layer:
         app = AppLayer(host)
-        return LayerChain([app, DetectLayer(host, index, app)])
+        return LayerChain([app, DetectLayer(host, index, app, events or DetectConfig())])
 
     return build

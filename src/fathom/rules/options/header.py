@@ -253,8 +253,8 @@ class FlowTest(Test):
     ``established`` is Snort's PKT_STREAM_EST: the flow reached fathom's established state (TCP:
     the three-way handshake completed, or both sides talked after a SYN; other protocols: the
     server answered) and has not been reset or fully closed. A TCP flow picked up mid-stream is
-    established only when ``allow_midstream`` is set, as with Snort's stream_tcp ``require_3whs``
-    off; by default it is not, as in Suricata. ``not_established`` is the opposite.
+    established from its first packet, as with Snort's default (stream_tcp ``require_3whs`` off)
+    and Suricata's ``stream.midstream``. ``not_established`` is the opposite.
 
     A PDU of reassembled stream data (``pkt.rebuilt``) is established once its flow was: Snort
     flushes a stream's last PDU when the FIN that closes it is acknowledged. ``only_stream`` holds
@@ -262,7 +262,7 @@ class FlowTest(Test):
     at whether the packet was reassembled from IP fragments.
     """
 
-    def __init__(self, text: str | None, allow_midstream: bool = False) -> None:
+    def __init__(self, text: str | None) -> None:
         words = [word.strip() for word in (text or "").split(",")]
         for word in words:
             if word not in _FLOW_WORDS:
@@ -271,15 +271,13 @@ class FlowTest(Test):
         for first, second, reason in _FLOW_CONFLICTS:
             if first in self.words and second in self.words:
                 raise RuleError(reason)
-        self.allow_midstream = allow_midstream
 
     def attach(self, body: RuleBody) -> None:
         super().attach(body)
 
-    def established(self, pkt: Packet, flow: Flow) -> bool:
-        if not STATE_ESTABLISHED <= flow.state <= (STATE_CLOSED if pkt.rebuilt else STATE_CLOSING):
-            return False
-        return self.allow_midstream or not flow.midstream
+    @staticmethod
+    def established(pkt: Packet, flow: Flow) -> bool:
+        return STATE_ESTABLISHED <= flow.state <= (STATE_CLOSED if pkt.rebuilt else STATE_CLOSING)
 
     def test(self, pkt: Packet, flow: Flow, to_server: bool) -> bool:
         words = self.words
