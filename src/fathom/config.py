@@ -79,6 +79,9 @@ class EngineConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     defrag: DefragConfig = field(default_factory=DefragConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
+    # Snort's checksum_eval: a packet with a wrong TCP/UDP/ICMP checksum is counted to its flow
+    # and goes no further (no stream, no inspection).
+    verify_checksums: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,15 +8,17 @@ The CLI, the sensor and the tests drive it the same way: build an :class:`Engine
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from itertools import chain as chain_records
 from typing import TypeVar
 
 from fathom.capture.source import Interface, PacketRecord, PacketSource
 from fathom.config import EngineConfig
+from fathom.decode.checksum import checksum_ok
 from fathom.decode.decoder import Decoder
 from fathom.decode.defrag import Defragmenter
-from fathom.decode.packet import Buffer, Packet
+from fathom.decode.packet import PROTO_NAMES, Buffer, Packet
 from fathom.events.schema import Event, FlowEvent
 from fathom.events.sink import EventSink
 from fathom.flow.consumer import Layer, chain
@@ -52,6 +54,8 @@ class Engine:
         # Packets whose processing raised: a bug, counted so one packet never stops the capture.
         self.failures = 0
         self.first_failure = ""
+        # Packets with a wrong transport checksum (not inspected by rules), by protocol.
+        self.bad_checksums: Counter[str] = Counter()
         self._pkt = Packet()
         # Names of the source's interfaces, by index: they become ``in_iface``.
         self._interfaces: list[Interface] = []
@@ -114,6 +118,7 @@ class Engine:
         pkt = self._pkt
         decode = self.decoder.decode
         process = self.flows.process
+        verify = self.config.verify_checksums
         n = self.packets
         total = self.bytes
         ts = self.last_ts
@@ -127,6 +132,9 @@ class Engine:
                 pkt.iface = iface
                 try:
                     if decode(buf, off, caplen, linktype, pkt):
+                        pkt.bad_checksum = verify and caplen == wirelen and not checksum_ok(pkt)
+                        if pkt.bad_checksum:
+                            self.bad_checksums[PROTO_NAMES[pkt.proto].lower()] += 1
                         process(pkt)
                 except Exception as exc:
                     self._failed(exc)
@@ -181,5 +189,7 @@ class Engine:
         for name, count in self.flows.stream_stats.as_dict().items():
             out[f"stream.{name}"] = count
         out["engine.failures"] = self.failures
+        for proto, count in self.bad_checksums.items():
+            out[f"checksum.bad.{proto}"] = count
         out.update(self.layer.counters())
         return out

@@ -92,6 +92,13 @@ def print_summary(
         console.print(_counter_table("Decode errors", errors, "reason", limit=50))
     else:
         console.print("Decode errors: none")
+    bad = engine.bad_checksums.total()
+    if bad:
+        console.print(
+            f"Checksums: {bad:,} packets with a wrong TCP/UDP/ICMP checksum were counted but not "
+            "inspected, as Snort does (captured on a host that offloads checksums? set "
+            "engine.verify_checksums: false)"
+        )
     limits = {
         "flows evicted (memcap)": counters["flow.evicted"],
         "stream gaps": counters["stream.gaps"],

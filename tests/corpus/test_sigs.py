@@ -1,6 +1,9 @@
 """suricata-verify signature tests (vendored in tests/data/corpus/sigs): each test's rules on its
 capture give the per-sid alert counts Suricata gave.
 
+Each test runs with the options it names: ``-k none`` (checksums not verified: many of these
+captures were made without computing them) becomes ``engine.verify_checksums: false``.
+
 Where Snort 3 behaves otherwise, Fathom follows Snort, and the test shows the difference is
 exactly that: Snort's event queue logs three events per packet (``event_queue.log``, see
 ``fpFinalSelectEvent`` in Snort's ``detection/fp_detect.cc``), Suricata all of them. With the
@@ -16,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fathom.capture.pcapfile import open_capture
-from fathom.config import DetectConfig
+from fathom.config import DetectConfig, EngineConfig
 from fathom.engine import Engine
 from fathom.rules.detect import detection
 from fathom.rules.index import RuleIndex
@@ -49,7 +52,10 @@ UNBOUNDED = DetectConfig(max_queue_events=100, log_events=100)
 
 
 def alert_counts(test: Path, events: DetectConfig) -> Counter[int]:
-    engine = Engine(layers=[detection(RuleIndex(load_ruleset([str(test / "test.rules")])), events)])
+    expected = json.loads((test / "expected.json").read_text())
+    config = EngineConfig(verify_checksums="-k none" not in expected.get("notes", ""), detect=events)
+    index = RuleIndex(load_ruleset([str(test / "test.rules")]))
+    engine = Engine(config, [detection(index, events)])
     sink = ListSink()
     engine.add_sink(sink)
     with open_capture(str(test / "input.pcap")) as source:

@@ -154,7 +154,9 @@ class AppLayer(Layer):
             if pkt.payload_len and flow.app_proto is None:
                 self._identify(flow, self._state(flow), to_server, pkt.payload(), pkt.proto)
             return
-        if pkt.tcp_flags & TH_ACK:
+        # An acknowledgement flushes; not one in a packet with a wrong checksum (Snort's stream
+        # never sees that packet).
+        if pkt.tcp_flags & TH_ACK and not pkt.bad_checksum:
             state = self.slot.get(flow)
             if state is not None:
                 if state.pending:

@@ -51,6 +51,7 @@ class Packet:
 
     __slots__ = (
         "ack",
+        "bad_checksum",
         "buf",
         "dport",
         "dst",
@@ -114,6 +115,8 @@ class Packet:
         self.payload_len = 0
         # A PDU of reassembled stream data shown to rules, not a packet from the wire.
         self.rebuilt = False
+        # Its TCP/UDP/ICMP checksum is wrong: rules do not see it, as in Snort (set by the engine).
+        self.bad_checksum = False
 
     @property
     def tcp_opts_off(self) -> int:

@@ -82,8 +82,9 @@ class DetectLayer(Layer):
         self.alerted_rules: set[tuple[int, bool]] = set()
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
-        # TCP data that a service inspector cuts into PDUs is inspected as PDUs, not as segments.
-        if pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow):
+        # TCP data that a service inspector cuts into PDUs is inspected as PDUs, not as segments;
+        # a packet with a wrong checksum is not inspected.
+        if pkt.bad_checksum or (pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow)):
             return
         self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()))
         if self.matched:
