@@ -18,7 +18,7 @@ from fathom.config import EngineConfig
 from fathom.decode.checksum import checksum_ok
 from fathom.decode.decoder import Decoder
 from fathom.decode.defrag import Defragmenter
-from fathom.decode.packet import PROTO_NAMES, Buffer, Packet
+from fathom.decode.packet import CHECKSUM_BAD, CHECKSUM_OK, CHECKSUM_UNCHECKED, PROTO_NAMES, Buffer, Packet
 from fathom.events.schema import Event, FlowEvent
 from fathom.events.sink import EventSink
 from fathom.flow.consumer import Layer, chain
@@ -54,7 +54,7 @@ class Engine:
         # Packets whose processing raised: a bug, counted so one packet never stops the capture.
         self.failures = 0
         self.first_failure = ""
-        # Packets with a wrong transport checksum (not inspected by rules), by protocol.
+        # Packets found with a wrong transport checksum (not shown to rules), by protocol.
         self.bad_checksums: Counter[str] = Counter()
         self._pkt = Packet()
         # Names of the source's interfaces, by index: they become ``in_iface``.
@@ -79,6 +79,14 @@ class Engine:
     @property
     def current_packet(self) -> Packet:
         return self._pkt
+
+    def damaged(self, pkt: Packet) -> bool:
+        state = pkt.checksum
+        if state == CHECKSUM_UNCHECKED:
+            state = pkt.checksum = CHECKSUM_OK if checksum_ok(pkt) else CHECKSUM_BAD
+            if state == CHECKSUM_BAD:
+                self.bad_checksums[PROTO_NAMES[pkt.proto].lower()] += 1
+        return state == CHECKSUM_BAD
 
     # -- driving the engine
 
@@ -132,9 +140,9 @@ class Engine:
                 pkt.iface = iface
                 try:
                     if decode(buf, off, caplen, linktype, pkt):
-                        pkt.bad_checksum = verify and caplen == wirelen and not checksum_ok(pkt)
-                        if pkt.bad_checksum:
-                            self.bad_checksums[PROTO_NAMES[pkt.proto].lower()] += 1
+                        # Verified when a layer asks (most packets never matter to rules); a
+                        # packet captured short cannot be.
+                        pkt.checksum = CHECKSUM_UNCHECKED if verify and caplen == wirelen else CHECKSUM_OK
                         process(pkt)
                 except Exception as exc:
                     self._failed(exc)

@@ -25,6 +25,10 @@ class LayerHost(Protocol):
     def current_packet(self) -> Packet:
         """The packet being processed: the one that carried the bytes a stream hook receives."""
 
+    def damaged(self, pkt: Packet) -> bool:
+        """Whether ``pkt`` (the packet being processed) has a wrong TCP/UDP/ICMP checksum, when
+        the engine verifies them: rules must not see it, as in Snort."""
+
     def new_slot(self, name: str, kind: type[T]) -> FlowSlot[T]:
         """A per-flow state slot for the calling layer (only while the engine is being built)."""
 

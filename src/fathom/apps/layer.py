@@ -114,6 +114,7 @@ def _stream_buffers(data: bytes) -> Buffers:
 
 class AppLayer(Layer):
     def __init__(self, host: LayerHost) -> None:
+        self.host = host
         self.slot = host.new_slot("app", AppState)
         self.wizard = ServiceWizard()
         # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
@@ -154,15 +155,13 @@ class AppLayer(Layer):
             if pkt.payload_len and flow.app_proto is None:
                 self._identify(flow, self._state(flow), to_server, pkt.payload(), pkt.proto)
             return
-        # An acknowledgement flushes; not one in a packet with a wrong checksum (Snort's stream
-        # never sees that packet).
-        if pkt.tcp_flags & TH_ACK and not pkt.bad_checksum:
+        if pkt.tcp_flags & TH_ACK:
             state = self.slot.get(flow)
             if state is not None:
                 if state.pending:
-                    self._acknowledged(flow, state, not to_server, pkt.ack)
+                    self._acknowledged(flow, state, not to_server, pkt)
                 if state.cutter is not None and state.streams is not None:
-                    self._flush(flow, state, not to_server, pkt.ack)
+                    self._flush(flow, state, not to_server, pkt)
 
     def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         state = self._state(flow)
@@ -285,29 +284,31 @@ class AppLayer(Layer):
             self.stats.sections += 1
             self.on_pdu(flow, to_server, section, buffers)
 
-    def _acknowledged(self, flow: Flow, state: AppState, sender_to_server: bool, ack: int) -> None:
-        """The receiver acknowledged the sender's stream up to ``ack``: deliver the sections it
-        covers, in order."""
+    def _acknowledged(self, flow: Flow, state: AppState, sender_to_server: bool, pkt: Packet) -> None:
+        """The receiver acknowledged the sender's stream up to ``pkt.ack``: deliver the sections it
+        covers, in order. A packet with a wrong checksum acknowledges nothing (Snort's stream
+        never sees it)."""
         first = flow.first_seq_ts if sender_to_server else flow.first_seq_tc
-        acked = (ack - first) & 0xFFFFFFFF
+        acked = (pkt.ack - first) & 0xFFFFFFFF
         due = [p for p in state.pending if p[0] == sender_to_server and p[1] <= acked]
-        if not due:
+        if not due or self.host.damaged(pkt):
             return
         state.pending = [p for p in state.pending if p[0] != sender_to_server or p[1] > acked]
         for to_server, _, section, buffers in due:
             self._section(flow, to_server, section, buffers)
 
-    def _flush(self, flow: Flow, state: AppState, sender_to_server: bool, ack: int) -> None:
-        """Flush the PDUs the receiver's ``ack`` completes; all that was acknowledged once the
-        acknowledgement reaches past the data (the sender's FIN)."""
+    def _flush(self, flow: Flow, state: AppState, sender_to_server: bool, pkt: Packet) -> None:
+        """Flush the PDUs the receiver's acknowledgement in ``pkt`` completes; all that was
+        acknowledged once it reaches past the data (the sender's FIN). A packet with a wrong
+        checksum flushes nothing."""
         assert state.streams is not None and state.cutter is not None
         stream = state.streams[sender_to_server]
         first = flow.first_seq_ts if sender_to_server else flow.first_seq_tc
         if first < 0 or not stream.data:
             return
-        acked = ((ack - first) & 0xFFFFFFFF) - stream.base
+        acked = ((pkt.ack - first) & 0xFFFFFFFF) - stream.base
         ready = min(acked, len(stream.data))
-        if ready <= 0:
+        if ready <= 0 or self.host.damaged(pkt):
             return
         ended = acked > len(stream.data) and stream.last_flush
         cutter = state.cutter

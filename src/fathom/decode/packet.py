@@ -13,6 +13,10 @@ PROTO_UDP = 17
 PROTO_ICMPV6 = 58
 PROTO_SCTP = 132
 
+CHECKSUM_UNCHECKED = 0
+CHECKSUM_OK = 1
+CHECKSUM_BAD = 2
+
 PROTO_NAMES = {
     PROTO_ICMP: "ICMP",
     2: "IGMP",
@@ -51,8 +55,8 @@ class Packet:
 
     __slots__ = (
         "ack",
-        "bad_checksum",
         "buf",
+        "checksum",
         "dport",
         "dst",
         "icmp_code",
@@ -115,8 +119,9 @@ class Packet:
         self.payload_len = 0
         # A PDU of reassembled stream data shown to rules, not a packet from the wire.
         self.rebuilt = False
-        # Its TCP/UDP/ICMP checksum is wrong: rules do not see it, as in Snort (set by the engine).
-        self.bad_checksum = False
+        # Whether its TCP/UDP/ICMP checksum is right: CHECKSUM_OK, CHECKSUM_BAD, or CHECKSUM_UNCHECKED
+        # until a layer asks the engine (which verifies it then, once).
+        self.checksum = CHECKSUM_OK
 
     @property
     def tcp_opts_off(self) -> int:

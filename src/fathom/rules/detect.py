@@ -84,7 +84,9 @@ class DetectLayer(Layer):
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
         # TCP data that a service inspector cuts into PDUs is inspected as PDUs, not as segments;
         # a packet with a wrong checksum is not inspected.
-        if pkt.bad_checksum or (pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow)):
+        if (pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow)) or self.host.damaged(
+            pkt
+        ):
             return
         self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()))
         if self.matched:
