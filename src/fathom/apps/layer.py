@@ -169,7 +169,10 @@ class AppLayer(Layer):
         streams = state.streams
         if streams is not None:
             first = flow.first_seq_ts if to_server else flow.first_seq_tc
-            if first < 0 and state.cutter is not None:
+            if self.host.damaged(self.host.current_packet):
+                # Snort's stream never holds a segment with a wrong checksum: a hole to rules.
+                self._hole(flow, state, to_server, length)
+            elif first < 0 and state.cutter is not None:
                 self._emit(flow, to_server, bytes(data))
             else:
                 self._keep(flow, state, streams[to_server], to_server, data)
@@ -191,12 +194,17 @@ class AppLayer(Layer):
             for event in state.http.gap(to_server, length):
                 self._deliver(flow, event)
         if state.streams is not None:
-            # What came before the hole is flushed now: it can no longer be acknowledged in order.
-            stream = state.streams[to_server]
-            if state.cutter is not None and stream.data:
-                self._emit(flow, to_server, bytes(stream.data))
-            stream.base += len(stream.data) + length
-            stream.data.clear()
+            self._hole(flow, state, to_server, length)
+
+    def _hole(self, flow: Flow, state: AppState, to_server: bool, length: int) -> None:
+        """``length`` bytes of a direction are missing for PDUs: what came before them is flushed
+        now, as it can no longer be acknowledged in order."""
+        assert state.streams is not None
+        stream = state.streams[to_server]
+        if state.cutter is not None and stream.data:
+            self._emit(flow, to_server, bytes(stream.data))
+        stream.base += len(stream.data) + length
+        stream.data.clear()
 
     def on_flow_end(self, flow: Flow) -> None:
         state = self.slot.get(flow)
