@@ -180,6 +180,16 @@ def test_snort3_form_later_makes_earlier_modifier_sticky() -> None:
     ]
 
 
+def test_a_named_pkt_data_stays_when_the_rule_shows_snort3_form() -> None:
+    """sid 1019: ``pkt_data;`` switches back to packet data, and a later Snort 3 style content
+    does not take the options after it for moved ones."""
+    body = build(
+        'http_uri; content:"a",nocase; pkt_data; pcre:"/x/i"; content:"y"; '
+        'http_uri; content:"b",fast_pattern,nocase;'
+    )
+    assert [option.buffer for option in body.payload] == ["http_uri", "pkt_data", "pkt_data", "http_uri"]
+
+
 def test_buffer_arguments() -> None:
     body = build(
         'http_header:field User-Agent; content:"x"; http_param:"Q"; content:"y"; http_uri:path; content:"z";'

@@ -15,6 +15,7 @@ from fathom.apps.splitter import (
     through_last_dns_message,
     through_last_line,
     through_last_netbios_message,
+    through_last_sip_message,
     through_last_tls_record,
 )
 from tests.rules import detecting_engine
@@ -182,6 +183,11 @@ def test_a_rule_alerts_once_per_packet_and_direction(tmp_path: Path) -> None:
         (through_last_netbios_message, b"\x00\x00\x00\x01a\x00\x01\x00\x00", 5),
         (through_last_dcerpc_pdu, b"\x05\x00\x00\x03\x10\x00\x00\x00\x0c\x00\x00\x00" + b"\x05", 12),
         (through_last_dcerpc_pdu, b"\x05\x00\x00\x03\x00\x00\x00\x00\x00\x0c\x00\x00", 12),
+        # SIP: through the body Content-Length (or l) gives, after the blank line; none without.
+        (through_last_sip_message, b"BYE a SIP/2.0\r\nVia: x\r\ncontent-length : 2\r\n\r\nokBYE", 47),
+        (through_last_sip_message, b"ACK a SIP/2.0\nl:0\n\nACK a SIP/2.0\nl: 3\n\nab", 19),
+        (through_last_sip_message, b"\nReferer: res:/C:\r\n", 0),
+        (through_last_sip_message, b"INFO a SIP/2.0\r\nContent-Length: 1x\r\n\r\n", 0),
         (through_last_dcerpc_pdu, b"\x04\x00\x00\x00\x00\x00\x00\x00\x00\x0c", 10),
     ],
 )

@@ -13,6 +13,7 @@ flushes whatever was acknowledged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fathom.decode.packet import PROTO_TCP, PROTO_UDP
@@ -76,6 +77,30 @@ def _dcerpc_pdu(data: bytes, off: int) -> int | None:
     return high << 8 | low if data[off + 4] & 0x10 else low << 8 | high
 
 
+# A Content-Length header (or its compact form) at a line start, blank lines skipped, with the
+# whitespace that ends its value; and the blank line that ends a SIP message's headers.
+_SIP_LENGTH = re.compile(rb"\s*(?:content-length|l)[ \t]*:\s*(\d{1,9})(?=\s)", re.IGNORECASE)
+_SIP_HEADERS_END = re.compile(rb"\r?\n\r?\n")
+
+
+def _sip_message(data: bytes, off: int) -> int | None:
+    """As Snort's SIP splitter reads a message: the line after the start line that gives its
+    Content-Length, the blank line after it, then that many bytes. Without a length the message
+    never ends (None)."""
+    line = data.find(b"\n", off) + 1
+    while line:
+        found = _SIP_LENGTH.match(data, line)
+        if found is not None:
+            body = _SIP_HEADERS_END.search(data, found.end())
+            return None if body is None else body.end() + int(found.group(1)) - off
+        line = data.find(b"\n", line) + 1
+    return None
+
+
+def through_last_sip_message(data: bytes) -> int:
+    return _framed(data, _sip_message)
+
+
 def through_last_tls_record(data: bytes) -> int:
     return _framed(data, _tls_record)
 
@@ -108,10 +133,11 @@ CUTTERS: dict[str, Cutter] = {
     "dns": through_last_dns_message,
     "netbios-ssn": through_last_netbios_message,
     "dcerpc": through_last_dcerpc_pdu,
+    "sip": through_last_sip_message,
     **{
         service: everything
         for service in (
-            "ssh", "sip", "dce_http_server", "dce_http_proxy", "dnp3", "modbus", "mms",
+            "ssh", "dce_http_server", "dce_http_proxy", "dnp3", "modbus", "mms",
             "s7commplus", "cip", "iec104", "gtp", "sunrpc", "http2", "opcua",
         )
     },

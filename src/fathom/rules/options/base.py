@@ -85,12 +85,15 @@ class PayloadOption(Option):
     buffer: str = DEFAULT_BUFFER
     # True for an option that reads a buffer of its own, which is no sticky buffer for the others.
     fixed_buffer = False
+    # True when a sticky buffer keyword chose ``buffer`` (``pkt_data`` included).
+    buffer_named = False
 
     @abstractmethod
     def matches(self, data: bytes, pos: int, state: MatchState) -> Iterator[int]: ...
 
     def attach(self, body: RuleBody) -> None:
         self.buffer = body.buffer
+        self.buffer_named = body.buffer_named
         body.payload.append(self)
 
 
@@ -126,8 +129,9 @@ class RuleBody:
     noalert: bool = False
     # detection_filter / threshold / event_filter, decided after a match.
     filters: list[Option] = field(default_factory=list)
-    # The sticky buffer in force for the next payload option.
+    # The sticky buffer in force for the next payload option, and whether a keyword named it.
     buffer: str = DEFAULT_BUFFER
+    buffer_named: bool = False
     # Options accepted but not evaluated, with why: the rule loads only in part.
     partial: list[str] = field(default_factory=list)
 

@@ -113,7 +113,7 @@ def read_as_sticky(body: RuleBody) -> None:
             option.buffer = current
             current = moved
             undone = True
-        elif option.buffer == DEFAULT_BUFFER:
+        elif option.buffer == DEFAULT_BUFFER and not option.buffer_named:
             option.buffer = current
         else:
             current = option.buffer
@@ -141,6 +141,7 @@ class StickyBuffer(Option):
 
     def attach(self, body: RuleBody) -> None:
         body.buffer = self.buffer
+        body.buffer_named = True
 
 
 class LegacyBuffer(StickyBuffer):
@@ -149,7 +150,7 @@ class LegacyBuffer(StickyBuffer):
     def attach(self, body: RuleBody) -> None:
         target = legacy_target(body)
         if target is None:
-            body.buffer = self.buffer
+            super().attach(body)
             return
         target.move(self.buffer)
         target.moved_to = self.buffer
