@@ -83,6 +83,15 @@ class TcpConversation:
         self._add(True, "A")
         return self
 
+    def fast_open(self, data: bytes) -> TcpConversation:
+        """A handshake whose SYN carries ``data`` (TCP Fast Open), acknowledged by the SYN-ACK."""
+        self._add(True, "S", data)
+        self.cseq += 1 + len(data)
+        self._add(False, "SA")
+        self.sseq += 1
+        self._add(True, "A")
+        return self
+
     def client_sends(self, data: bytes, seq: int | None = None) -> TcpConversation:
         self._add(True, "PA", data, seq)
         if seq is None:

@@ -220,3 +220,16 @@ def test_the_packet_that_flushes_a_pdu_is_then_inspected_as_it_arrived(tmp_path:
         'alert tcp any any -> any 80 (msg:"bare ack"; flow:to_server; flags:A; dsize:0; sid:2;)\n'
     )
     assert alerts_for(tmp_path, rules, conv) == [(2, 3, CLIENT), (1, 7, SERVER), (2, 7, CLIENT)]
+
+
+def test_data_sent_with_the_syn_is_flushed_once_the_session_is_established(tmp_path: Path) -> None:
+    """TCP Fast Open (suricata-verify tcp-fastopen-01, as Snort alerts on it): the SYN-ACK
+    acknowledges the request sent with the SYN but flushes nothing; the server's first
+    acknowledgement after the handshake does."""
+    conv = TcpConversation().fast_open(b"GET /etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n")
+    conv.server_sends(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    rules = (
+        'alert tcp any any -> any 80 (msg:"passwd"; flow:to_server,established; http_uri; '
+        'content:"/etc/passwd"; sid:1;)\n'
+    )
+    assert alerts_for(tmp_path, rules, conv) == [(1, 4, CLIENT)]

@@ -32,7 +32,7 @@ from fathom.apps.http_buffers import (
 )
 from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
 from fathom.apps.wizard import SNORT_SERVICES, ServiceWizard, WizardState
-from fathom.decode.packet import PROTO_TCP, TH_ACK, Buffer, Packet
+from fathom.decode.packet import PROTO_TCP, TH_ACK, TH_SYN, Buffer, Packet
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
@@ -155,7 +155,9 @@ class AppLayer(Layer):
             if pkt.payload_len and flow.app_proto is None:
                 self._identify(flow, self._state(flow), to_server, pkt.payload(), pkt.proto)
             return
-        if pkt.tcp_flags & TH_ACK:
+        # A SYN-ACK flushes nothing, even when it acknowledges data sent with the SYN (TCP Fast
+        # Open): Snort flushes on the acknowledgements of an established session.
+        if pkt.tcp_flags & (TH_ACK | TH_SYN) == TH_ACK:
             state = self.slot.get(flow)
             if state is not None:
                 if state.pending:
