@@ -58,3 +58,24 @@ def test_sections_of_a_stream_picked_up_midstream_go_at_once(tmp_path: Path) -> 
     # sid 1 asks for an established flow, which a mid-stream pick-up becomes only when the other
     # side answers (as in Snort): after the section went.
     assert alerts == [(2, 1)]
+
+
+def test_file_data_with_header_buffers_reads_either_body(tmp_path: Path) -> None:
+    """sid 56600's shape: header and URI of the request with file_data is the request's body
+    (flow:to_server), and the same buffers on the response read the response's body."""
+    engine, sink = detecting_engine(
+        tmp_path,
+        'alert tcp any any -> any 8000 (msg:"req"; flow:to_server; http_header; content:"Accept: */*"; '
+        'http_uri; content:"/check"; file_data; content:"locale"; sid:1;)\n'
+        'alert tcp any 8000 -> any any (msg:"resp"; flow:to_client; http_header; content:"Server: x"; '
+        'file_data; content:"okay"; sid:2;)\n',
+    )
+    conv = TcpConversation(dport=8000).handshake()
+    conv.client_sends(
+        b"POST /check HTTP/1.1\r\nAccept: */*\r\nContent-Length: 8\r\n\r\n{locale}"
+    ).server_acks()
+    conv.server_sends(b"HTTP/1.1 200 OK\r\nServer: x\r\nContent-Length: 4\r\n\r\nokay").client_acks()
+    feed(engine, conv.packets)
+    engine.finish()
+    alerts = [(e["alert"]["signature_id"], e["pcap_cnt"]) for e in sink.events if e["event_type"] == "alert"]
+    assert alerts == [(1, 5), (2, 7)]

@@ -224,7 +224,10 @@ def http_sections(rule: Rule) -> tuple[str, ...]:
     if not bases or not bases <= BUFFER_SECTION.keys():
         return ()
     if "file_data" in bases:
-        return (REQUEST_BODY, RESPONSE_BODY) if len(bases) == 1 else (RESPONSE_BODY,)
+        # The body of either message, unless another buffer belongs to one of them only.
+        if bases & {"http_stat_code", "http_stat_msg"}:
+            return (RESPONSE_BODY,)
+        return (REQUEST_BODY,) if "http_client_body" in bases else (REQUEST_BODY, RESPONSE_BODY)
     if bases & {"http_stat_code", "http_stat_msg"}:
         return (RESPONSE_HEADERS,)
     if "http_client_body" in bases:
