@@ -319,7 +319,6 @@ def test_gap_in_headers_or_chunks_abandons_the_direction() -> None:
         (False, b"HTTP/1.1 abc\r\n\r\n", "bad_start_line"),
         (True, b"GET / HTTP/1.1\r\nno colon here\r\n\r\n", "bad_header_line"),
         (True, b"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", "bad_content_length"),
-        (True, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "bad_chunk_size"),
     ],
 )
 def test_malformed_input_stops_the_direction(to_server: bool, stream: bytes, reason: str) -> None:
@@ -362,8 +361,30 @@ def test_body_depth_and_chunk_length_bounds() -> None:
     )
     assert conn.counters == {"body_truncated": 2}
     conn = HttpConnection(limits)
-    conn.feed(True, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11\r\n")
-    assert (conn.stopped(True), conn.counters) == ("chunk_too_long", {"chunk_too_long": 1})
+    conn.feed(True, b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n11\r\nabc")
+    (body,) = conn.end()
+    assert (conn.stopped(True), body.transaction.client_body) == (None, b"11\r")
+    assert conn.counters == {"chunk_too_long": 1, "body_truncated": 1, "incomplete_message": 1}
+
+
+@pytest.mark.parametrize(
+    ("chunks", "body"),
+    [
+        # A bad character ends the chunking at once, line end or not (parity_p06, sid 32608).
+        (b"BRASIL", b"BRASIL"),
+        (b"3\r\nabc\r\nzz\r\nmore", b"abczz\r\nmore"),
+        (b"3\r\nab", b"ab"),
+    ],
+)
+def test_a_broken_chunk_makes_the_rest_body_as_in_snort(chunks: bytes, body: bytes) -> None:
+    """Snort's http_inspect: when chunk parsing breaks down, the bytes from the broken chunk
+    line on are body until the connection closes."""
+    conn = HttpConnection()
+    conn.feed(True, GET)
+    conn.feed(False, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks)
+    (response,) = conn.end()
+    assert conn.stopped(False) is None
+    assert response.transaction.file_data == body
 
 
 def test_decompression_caps_and_zip_bomb_ratio() -> None:

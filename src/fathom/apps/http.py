@@ -31,6 +31,8 @@ _REQUEST_PREFIX = re.compile(_TOKEN + rb"{0,32}(?:[ \t]|\Z)")
 _RESPONSE_PREFIX = re.compile(rb"HTTP/|H(?:T(?:T(?:P)?)?)?\Z")
 _HEAD_END = re.compile(rb"\n\r?\n")
 _CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]+)[ \t]*(?:;.*)?\r?")
+# What a chunk-size line may start with: anything else breaks the chunking at once.
+_CHUNK_SIZE_START = re.compile(rb"[ \t]*[0-9A-Fa-f]*[ \t]*(?:;.*)?\r?")
 _CRLF = b"\r\n"
 # A chunk-size line (with extensions) or trailer line longer than this is not HTTP.
 _MAX_CHUNK_LINE = 4096
@@ -402,11 +404,13 @@ class _UntilClose(_Framing):
 
 class _Chunked(_Framing):
     """Transfer-Encoding: chunked. Lines (sizes, chunk ends, trailers) are gathered across calls;
-    chunk data is passed on as it comes."""
+    chunk data is passed on as it comes. A bad chunk size breaks the chunking down as in Snort's
+    http_inspect: from the bad line on, everything is body until the connection closes (``error``
+    says why, and the body goes on)."""
 
     __slots__ = ("_line", "_max", "_remaining", "_state")
 
-    _SIZE, _DATA, _DATA_END, _TRAILER = range(4)
+    _SIZE, _DATA, _DATA_END, _TRAILER, _BROKEN = range(5)
 
     def __init__(self, max_chunk: int) -> None:
         super().__init__()
@@ -418,6 +422,9 @@ class _Chunked(_Framing):
     def feed(self, data: bytes, pos: int, body: _Body) -> int:
         n = len(data)
         while pos < n and not self.complete:
+            if self._state == self._BROKEN:
+                body.add(data[pos:])
+                return n
             if self._state == self._DATA:
                 end = min(n, pos + self._remaining)
                 body.add(data[pos:end])
@@ -429,17 +436,26 @@ class _Chunked(_Framing):
             newline = data.find(b"\n", pos)
             if newline < 0:
                 self._line += data[pos:]
-                if len(self._line) > _MAX_CHUNK_LINE:
+                if self._state == self._SIZE and not _CHUNK_SIZE_START.fullmatch(self._line):
+                    self.error = "bad_chunk_size"
+                    self._break_down(body)
+                elif len(self._line) > _MAX_CHUNK_LINE:
                     self.error = "bad_chunk_size"
                     return -1
                 return n
             self._line += data[pos:newline]
             pos = newline + 1
-            line = bytes(self._line)
+            if not self._end_of_line(bytes(self._line)):
+                self._line += b"\n"
+                self._break_down(body)
             self._line.clear()
-            if not self._end_of_line(line):
-                return -1
         return pos
+
+    def _break_down(self, body: _Body) -> None:
+        """The line being read is body, and so is all that follows."""
+        body.add(bytes(self._line))
+        self._line.clear()
+        self._state = self._BROKEN
 
     def _end_of_line(self, line: bytes) -> bool:
         if self._state == self._DATA_END:
@@ -535,10 +551,14 @@ class _Reader:
 
     def _body_bytes(self, data: bytes, pos: int, base: int, events: list[HttpEvent]) -> int:
         assert self._body is not None
-        pos = self._framing.feed(data, pos, self._body)
+        framing = self._framing
+        pos = framing.feed(data, pos, self._body)
         if pos < 0:
-            self.stop(self._framing.error)
+            self.stop(framing.error)
             return len(data)
+        if framing.error:  # malformed, but the body goes on: counted once
+            self._conn.counters[framing.error] += 1
+            framing.error = ""
         if self._framing.complete:
             self.finish(base + pos, events)
         return pos
