@@ -44,21 +44,12 @@ AS_SURICATA = {
     # The client's EHLO, DATA and message segments carry wrong TCP checksums.
     "bug-1045": EngineConfig(verify_checksums=False),
 }
-_PARTIAL_HEADERS = "a request whose headers never end is not inspected yet"
 NOT_YET = {
-    "DetectEngineHttpRawUriTest29": _PARTIAL_HEADERS,
-    "UriTestSig17": _PARTIAL_HEADERS,
-    "UriTestSig21": _PARTIAL_HEADERS,
-    "UriTestSig26": _PARTIAL_HEADERS,
-    "UriTestSig28": _PARTIAL_HEADERS,
-    "UriTestSig33": _PARTIAL_HEADERS,
-    "UriTestSig37": _PARTIAL_HEADERS,
     "base64": "base64_decode of HTTP buffers",
     "bug-7842-01": "not matched yet",
     "detect-bytejump-02": "not matched yet",
     "detect-bytetest-02": "not matched yet",
     "detect-pcre-03": "not matched yet",
-    "http-close-headers": "headers ended by the connection's close",
     "http-uri-spaces": "request lines with spaces in the URI",
     "test-dsize-values": "not matched yet",
 }

@@ -511,3 +511,19 @@ def test_bad_content_length_still_delivers_the_headers() -> None:
     assert [type(e) for e in events] == [RequestHeaders]
     assert events[0].transaction.uri == b"/in.php"
     assert conn.stopped(True) == "bad_content_length"
+
+
+def test_headers_cut_short_by_the_end_are_inspected_after_a_whole_start_line() -> None:
+    """As Snort's http_inspect at the end of a stream: the start line and the whole header lines
+    seen make a header section; a partial start line makes none."""
+    conn = HttpConnection()
+    conn.feed(True, b"POST /a?b HTTP/1.0\r\nUser-Agent: M\r\nHost: h")
+    (headers, *_) = conn.end()
+    assert isinstance(headers, RequestHeaders)
+    assert (headers.transaction.uri_raw, headers.transaction.request_headers.fields) == (
+        b"/a?b",
+        [(b"User-Agent", b" M")],
+    )
+    conn = HttpConnection()
+    conn.feed(True, b"POST /a?b HTT")
+    assert conn.end() == []

@@ -190,6 +190,17 @@ def test_a_named_pkt_data_stays_when_the_rule_shows_snort3_form() -> None:
     assert [option.buffer for option in body.payload] == ["http_uri", "pkt_data", "pkt_data", "http_uri"]
 
 
+def test_a_snort2_relative_option_reads_the_buffer_of_the_content_before_it() -> None:
+    """UriTestSig26: after a uricontent (or a content a modifier moved), isdataat, byte_test and
+    pcre with a relative cursor read on in that buffer; with a sticky buffer named, they do not."""
+    body = build('uricontent:"fix"; isdataat:4,relative; byte_test:1,>,0,0,relative; pcre:"/x/R";')
+    assert [option.buffer for option in body.payload] == ["http_uri"] * 4
+    body = build('content:"a"; http_header; isdataat:1,relative; isdataat:1;')
+    assert [option.buffer for option in body.payload] == ["http_header", "http_header", "pkt_data"]
+    body = build('http_uri; content:"a"; pkt_data; isdataat:1,relative;')
+    assert [option.buffer for option in body.payload] == ["http_uri", "pkt_data"]
+
+
 def test_buffer_arguments() -> None:
     body = build(
         'http_header:field User-Agent; content:"x"; http_param:"Q"; content:"y"; http_uri:path; content:"z";'

@@ -609,6 +609,12 @@ class _Reader:
             self.finish(self.offset, events)
         elif self._state == _HEAD and self._buf:
             self._conn.counters["incomplete_message"] += 1
+            # A header block cut short after a whole start line is inspected as far as its last
+            # whole line, as Snort's http_inspect does at the end of a stream.
+            block = bytes(self._buf)
+            self._buf.clear()
+            if block.find(b"\n") >= 0:
+                self._conn.head(self, block[: block.rfind(b"\n") + 1], self.offset, events)
         self._state = _STOPPED
 
     def stop(self, reason: str) -> None:

@@ -87,6 +87,11 @@ class PayloadOption(Option):
     fixed_buffer = False
     # True when a sticky buffer keyword chose ``buffer`` (``pkt_data`` included).
     buffer_named = False
+    # Reads from the cursor the option before it left (``relative``), and whether it then reads
+    # that option's buffer when no sticky buffer was named (Snort 2: isdataat, byte_* and pcre
+    # after a uricontent or a moved content; not a content, which modifiers move themselves).
+    relative = False
+    relative_follows_buffer = True
 
     @abstractmethod
     def matches(self, data: bytes, pos: int, state: MatchState) -> Iterator[int]: ...
@@ -94,6 +99,8 @@ class PayloadOption(Option):
     def attach(self, body: RuleBody) -> None:
         self.buffer = body.buffer
         self.buffer_named = body.buffer_named
+        if self.relative and self.relative_follows_buffer and not body.buffer_named and body.payload:
+            self.buffer = body.payload[-1].buffer
         body.payload.append(self)
 
 

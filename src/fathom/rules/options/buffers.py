@@ -85,6 +85,7 @@ class Relocatable(PayloadOption):
 
     # Written with Snort 3 comma sub-options: the rule is Snort 3.
     snort3_form: bool = False
+    relative_follows_buffer = False
     # Set when a bare buffer keyword moved this content: the buffer it was moved to.
     moved_to: str | None = None
 
