@@ -59,7 +59,6 @@ NOT_YET = {
     "detect-bytejump-02": "not matched yet",
     "detect-bytetest-02": "not matched yet",
     "detect-pcre-03": "not matched yet",
-    "http-uri-spaces": "request lines with spaces in the URI",
 }
 
 

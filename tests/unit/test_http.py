@@ -527,3 +527,8 @@ def test_headers_cut_short_by_the_end_are_inspected_after_a_whole_start_line() -
     conn = HttpConnection()
     conn.feed(True, b"POST /a?b HTT")
     assert conn.end() == []
+
+
+def test_a_uri_with_spaces_runs_to_the_version() -> None:
+    (headers, *_) = HttpConnection().feed(True, b"GET /uri afterspace HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert (headers.transaction.uri_raw, headers.transaction.version) == (b"/uri afterspace", b"HTTP/1.1")

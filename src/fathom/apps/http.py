@@ -25,7 +25,8 @@ from fathom.apps.http_normalize import Uri, decode_percent, header_value, parse_
 
 # A request line, a status line, and what the first bytes of each may look like before the line ends.
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb"+)[ \t]+(\S+)(?:[ \t]+(HTTP/\d\.\d))?[ \t]*")
+# The URI is what lies between the method and the version, spaces included (as Snort reads it).
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb"+)[ \t]+(\S.*?)(?:[ \t]+(HTTP/\d\.\d))?[ \t]*")
 _STATUS_LINE = re.compile(rb"(HTTP/\d\.\d)[ \t]+(\d{3})(?:[ \t]+(.*?))?[ \t]*")
 _REQUEST_PREFIX = re.compile(_TOKEN + rb"{0,32}(?:[ \t]|\Z)")
 _RESPONSE_PREFIX = re.compile(rb"HTTP/|H(?:T(?:T(?:P)?)?)?\Z")
