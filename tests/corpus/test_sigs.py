@@ -60,8 +60,6 @@ SNORT_COUNTS = {
     "detect-bytetest-02": (EngineConfig(), Counter({2: 1, 4: 1, 5: 1})),
 }
 NOT_YET = {
-    "base64": "base64_decode of HTTP buffers",
-    "bug-7842-01": "not matched yet",
     "detect-pcre-03": "not matched yet",
 }
 

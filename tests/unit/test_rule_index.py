@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
-from fathom.rules.index import RuleIndex
+from fathom.rules.index import RuleIndex, fast_pattern
 from fathom.rules.loader import Rule, load_ruleset
 
 
@@ -65,3 +65,17 @@ def test_tcp_flags_leave_out_header_rules_they_fail(tmp_path: Path) -> None:
     assert sids(group.candidates(1, 2, b"", 0xC2)) == [4, 5, 6]
     assert sids(group.candidates(1, 2, b"x", 0x14)) == [3, 6]
     assert sids(group.candidates(1, 2, b"x", 0x04)) == [3, 4, 6]
+
+
+def test_base64_data_is_never_the_fast_pattern(tmp_path: Path) -> None:
+    """base64_data exists only once base64_decode made it: the rule is found by its other
+    buffer's content, in that buffer's HTTP section."""
+    index = index_of(
+        tmp_path,
+        'alert http any any -> any any (http_uri; content:"arg"; base64_decode:relative; '
+        'base64_data; content:"thisisatest"; sid:1;)\n',
+    )
+    (rule,) = index.ruleset.rules
+    content = fast_pattern(rule, None)
+    assert content is not None and (content.pattern, content.buffer) == (b"arg", "http_uri")
+    assert list(index.sections["request_headers"].groups) == ["http_uri"]

@@ -35,6 +35,7 @@ from fathom.flow.flow import Flow
 from fathom.rules.evaluate import match_payload
 from fathom.rules.loader import Rule, Ruleset
 from fathom.rules.options.base import DEFAULT_BUFFER, MatchState
+from fathom.rules.options.buffers import BASE64_BUFFER
 from fathom.rules.options.content import Content
 from fathom.rules.options.header import FlagsTest, IpProtoTest
 
@@ -49,11 +50,14 @@ _ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
 
 def fast_pattern(rule: Rule, buffers: Container[str] | None = _PACKET_BUFFERS) -> Content | None:
     """The content a rule is found by, among its positive contents in ``buffers`` (None: in any
-    buffer): the one marked fast_pattern, else the longest."""
+    buffer the data has, so not base64_data, which a rule option makes): the one marked
+    fast_pattern, else the longest."""
     contents = [
         o
         for o in rule.body.payload
-        if isinstance(o, Content) and not o.negated and (buffers is None or o.buffer in buffers)
+        if isinstance(o, Content)
+        and not o.negated
+        and (o.buffer != BASE64_BUFFER if buffers is None else o.buffer in buffers)
     ]
     marked = [c for c in contents if c.fast_pattern]
     if marked:
@@ -220,7 +224,8 @@ _BOTH_HEADERS = frozenset(("http_header", "http_raw_header", "http_cookie", "htt
 def http_sections(rule: Rule) -> tuple[str, ...]:
     """The HTTP sections ``rule`` is evaluated on; empty when it reads no HTTP buffer, or reads one
     together with a buffer sections do not have (such as the packet's payload)."""
-    bases = {buffer_base(option.buffer) for option in rule.body.payload}
+    # base64_data holds what base64_decode took from another buffer: that one decides.
+    bases = {buffer_base(option.buffer) for option in rule.body.payload} - {BASE64_BUFFER}
     if not bases or not bases <= BUFFER_SECTION.keys():
         return ()
     if "file_data" in bases:
