@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/run.py [--capture bytes|flows|small|flood|all ...] [--pcap PATH ...]
                                   [--repeat N] [--json PATH] [--cache DIR] [--generate-missing]
-                                  [--regenerate] [--no-peers] [--baseline REF]
+                                  [--regenerate] [--no-peers] [--baseline REF] [--rules community|PATH]
 
 Each tool runs back to back on the same file, --repeat times; the fastest run is reported.
 --baseline REF also measures fathom as of that commit, right after the current one.
@@ -24,9 +24,17 @@ from bench.baseline import Baseline, BaselineError, baseline
 from bench.checks import flood_checks, flow_events_check
 from bench.generate import CAPTURES, FLOOD, capture_path, load_manifest
 from bench.measure import measure
-from bench.paths import CACHE_ENV, DEFAULT_CACHE, REPO_ROOT, cache_dir
+from bench.paths import CACHE_ENV, DEFAULT_CACHE, REPO_ROOT, cache_dir, fathom_binary
 from bench.pcapstats import capture_stats
 from bench.report import Check, Result, format_checks, format_table, write_json
+from bench.ruleset import (
+    fathom_ruleset_tool,
+    format_startups,
+    measure_startups,
+    ruleset_checks,
+    ruleset_path,
+    snort_ruleset_tool,
+)
 from bench.tools import Tool, fathom_tool, peer_tools
 from fathom.capture.pcapfile import CaptureError
 
@@ -58,6 +66,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-peers", action="store_true", help="run fathom only")
     parser.add_argument("--baseline", metavar="REF", help="also measure fathom as of this git commit")
+    parser.add_argument(
+        "--rules",
+        metavar="community|PATH",
+        help="match this ruleset (community: the bundled one), against Snort 3 with Hyperscan; "
+        "start-up is measured cold and warm",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -154,14 +168,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     captures = targets(args)
     with contextlib.ExitStack() as stack:
-        rules = stack.enter_context(tempfile.NamedTemporaryFile("w", suffix=".rules", prefix="fathom-bench-"))
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fathom-bench-")))
+        rules = ruleset_path(args.rules) if args.rules else scratch / "empty.rules"
+        rules.touch()
         try:
-            earlier = stack.enter_context(baseline(args.baseline, rules.name)) if args.baseline else None
+            earlier = stack.enter_context(baseline(args.baseline, str(rules))) if args.baseline else None
         except BaselineError as exc:
             sys.exit(f"--baseline: {exc}")
-        fathom = fathom_tool(rules.name)
-        tools = select_tools(fathom, earlier, args.no_peers)
+        if args.rules:
+            binary = fathom_binary()
+            fathom = fathom_ruleset_tool(binary, rules, scratch / "rule-cache") if binary else None
+            snort = None if args.no_peers else snort_ruleset_tool(rules)
+            tools = select_tools(fathom, earlier, no_peers=True) + ([snort] if snort else [])
+        else:
+            fathom = fathom_tool(str(rules))
+            tools = select_tools(fathom, earlier, args.no_peers)
         results, checks = bench_all(captures, tools, fathom, args)
+        if args.rules:
+            startups = measure_startups(
+                [t for t in tools if t.name in ("fathom", "snort")], scratch, args.repeat
+            )
+            print(format_startups(results, startups))
+            checks += ruleset_checks(results, startups)
     print(format_table(results))
     if checks:
         print(format_checks(checks))

@@ -79,16 +79,24 @@ def is_snort3(binary: str) -> bool:
     return "Snort++" in text or re.search(r"Version 3\.", text) is not None
 
 
-def snort_tool() -> Tool | None:
+def snort_binary() -> str | None:
+    """Snort 3 on PATH, else None (saying why a snort found is skipped)."""
     binary = shutil.which("snort")
     if binary is None:
         return None
     if not is_snort3(binary):
         print(f"skipping {binary}: not Snort 3", file=sys.stderr)
         return None
-    config = snort_config(binary)
-    if config is None:
+    if snort_config(binary) is None:
         print(f"skipping {binary}: no snort.lua (set SNORT_LUA)", file=sys.stderr)
+        return None
+    return binary
+
+
+def snort_tool() -> Tool | None:
+    binary = snort_binary()
+    config = snort_config(binary) if binary else None
+    if binary is None or config is None:
         return None
 
     # The stock snort.lua loads no rules: default inspectors only, the closest match to fathom's
