@@ -8,6 +8,8 @@ from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
 from fathom.rules.index import RuleIndex, fast_pattern
 from fathom.rules.loader import Rule, load_ruleset
 
+IGMP = 2
+
 
 def index_of(tmp_path: Path, rules: str) -> RuleIndex:
     path = tmp_path / "test.rules"
@@ -29,15 +31,15 @@ def test_ip_rules_with_ip_proto_are_filed_under_that_protocol_only(tmp_path: Pat
         "alert ip any any -> any any (ip_proto:!6; sid:3;)\n"
         "alert ip any any -> any any (sid:4;)\n",
     )
-    assert sids(index.ports[PROTO_TCP].candidates(1, 2, b"", 0x10)) == [2, 3, 4]
-    assert sids(index.ports[PROTO_UDP].candidates(1, 2, b"", -1)) == [3, 4]
-    assert sids(index.groups[PROTO_ICMP].candidates(b"")) == [3, 4]
-    assert sids(index.groups[PROTO_ICMPV6].candidates(b"")) == [3, 4]
-    assert sids(index.groups[-1].candidates(b"")) == [1, 3, 4]
+    assert sids(index.candidates(PROTO_TCP, 1, 2, b"", 0x10, None)) == [2, 3, 4]
+    assert sids(index.candidates(PROTO_UDP, 1, 2, b"", -1, None)) == [3, 4]
+    assert sids(index.candidates(PROTO_ICMP, 0, 0, b"", -1, None)) == [3, 4]
+    assert sids(index.candidates(PROTO_ICMPV6, 0, 0, b"", -1, None)) == [3, 4]
+    assert sids(index.candidates(IGMP, 0, 0, b"", -1, None)) == [1, 3, 4]
 
 
 def test_empty_data_makes_candidates_only_of_rules_that_pass_on_it(tmp_path: Path) -> None:
-    group = index_of(
+    index = index_of(
         tmp_path,
         "alert udp any any -> any any (sid:1;)\n"
         "alert udp any any -> any any (isdataat:!1; sid:2;)\n"
@@ -45,13 +47,13 @@ def test_empty_data_makes_candidates_only_of_rules_that_pass_on_it(tmp_path: Pat
         "alert udp any any -> any any (byte_test:1,>,1,0; sid:4;)\n"
         "alert udp any any -> any any (dsize:0; sid:5;)\n"
         'alert udp any any -> any any (content:"abc"; sid:6;)\n',
-    ).ports[PROTO_UDP]
-    assert sids(group.candidates(1, 2, b"", -1)) == [1, 2, 3, 5]
-    assert sids(group.candidates(1, 2, b"zabc", -1)) == [1, 2, 3, 4, 5, 6]
+    )
+    assert sids(index.candidates(PROTO_UDP, 1, 2, b"", -1, None)) == [1, 2, 3, 5]
+    assert sids(index.candidates(PROTO_UDP, 1, 2, b"zabc", -1, None)) == [1, 2, 3, 4, 5, 6]
 
 
 def test_tcp_flags_leave_out_header_rules_they_fail(tmp_path: Path) -> None:
-    group = index_of(
+    index = index_of(
         tmp_path,
         "alert tcp any any -> any any (flags:S; sid:1;)\n"
         "alert tcp any any -> any any (flags:SA; sid:2;)\n"
@@ -59,12 +61,12 @@ def test_tcp_flags_leave_out_header_rules_they_fail(tmp_path: Path) -> None:
         "alert tcp any any -> any any (flags:!A; sid:4;)\n"
         "alert tcp any any -> any any (flags:S,12; sid:5;)\n"
         "alert tcp any any -> any any (flow:established; sid:6;)\n",
-    ).ports[PROTO_TCP]
-    assert sids(group.candidates(1, 2, b"", 0x02)) == [1, 4, 5, 6]
-    assert sids(group.candidates(1, 2, b"", 0x12)) == [2, 6]
-    assert sids(group.candidates(1, 2, b"", 0xC2)) == [4, 5, 6]
-    assert sids(group.candidates(1, 2, b"x", 0x14)) == [3, 6]
-    assert sids(group.candidates(1, 2, b"x", 0x04)) == [3, 4, 6]
+    )
+    assert sids(index.candidates(PROTO_TCP, 1, 2, b"", 0x02, None)) == [1, 4, 5, 6]
+    assert sids(index.candidates(PROTO_TCP, 1, 2, b"", 0x12, None)) == [2, 6]
+    assert sids(index.candidates(PROTO_TCP, 1, 2, b"", 0xC2, None)) == [4, 5, 6]
+    assert sids(index.candidates(PROTO_TCP, 1, 2, b"x", 0x14, None)) == [3, 6]
+    assert sids(index.candidates(PROTO_TCP, 1, 2, b"x", 0x04, None)) == [3, 4, 6]
 
 
 def test_base64_data_is_never_the_fast_pattern(tmp_path: Path) -> None:
@@ -79,3 +81,16 @@ def test_base64_data_is_never_the_fast_pattern(tmp_path: Path) -> None:
     content = fast_pattern(rule, None)
     assert content is not None and (content.pattern, content.buffer) == (b"arg", "http_uri")
     assert list(index.sections["request_headers"].groups) == ["http_uri"]
+
+
+def test_a_known_service_adds_its_rules_whatever_their_protocol_and_ports(tmp_path: Path) -> None:
+    index = index_of(
+        tmp_path,
+        "alert udp any any -> any 53 (service:dns; sid:1;)\n"
+        "alert tcp any any -> any any (service:dns; sid:2;)\n",
+    )
+    assert sids(index.candidates(PROTO_UDP, 1000, 5353, b"", -1, "dns")) == [1, 2]
+    assert sids(index.candidates(PROTO_UDP, 1000, 5353, b"", -1, None)) == []
+    # Empty data's candidates are worked out once per combination.
+    first = index.candidates(PROTO_TCP, 1000, 53, b"", 0x10, "dns")
+    assert index.candidates(PROTO_TCP, 2000, 53, b"", 0x10, "dns") is first

@@ -28,7 +28,7 @@ from fathom.flow.flow import Flow
 from fathom.host import LayerFactory, LayerHost
 from fathom.rules.alert import AlertEvent
 from fathom.rules.evaluate import match_payload
-from fathom.rules.index import RuleIndex, merge_candidates
+from fathom.rules.index import RuleIndex
 from fathom.rules.loader import Rule
 from fathom.rules.options.base import DEFAULT_BUFFER, MatchState
 from fathom.rules.options.filters import DetectionFilter, RateTracker, Threshold
@@ -95,18 +95,11 @@ class DetectLayer(Layer):
     def _inspect_data(self, pkt: Packet, flow: Flow, to_server: bool, payload: bytes) -> None:
         """The rules on packet data: those of the packet's ports (or protocol) and those of the
         flow's service."""
-        index = self.index
         tcp_flags = pkt.tcp_flags if pkt.proto == PROTO_TCP else -1
-        ports = index.ports.get(pkt.proto)
-        if ports is not None:
-            candidates = ports.candidates(pkt.sport, pkt.dport, payload, tcp_flags)
-        else:
-            candidates = (index.groups.get(pkt.proto) or index.groups[-1]).candidates(payload)
         service = self.app.service(flow)
-        if service is not None:
-            group = index.services.get(service)
-            if group is not None:
-                candidates = merge_candidates(candidates, group.candidates(payload, tcp_flags))
+        candidates = self.index.candidates(pkt.proto, pkt.sport, pkt.dport, payload, tcp_flags, service)
+        if not candidates:
+            return
         known = {DEFAULT_BUFFER: payload, "raw_data": payload}
         if service == "sip":
             known |= sip_buffers(payload)

@@ -78,7 +78,8 @@ _MAX_GROUP_PORTS = 1024
 
 class PortGroups:
     """The rules of TCP or UDP, filed by the service port they name: a packet is evaluated against
-    the group of its destination port, the group of its source port and the rules for any port."""
+    the group of its destination port, the group of its source port and the rules for any port
+    (see :meth:`RuleIndex.candidates`)."""
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         by_dst: dict[int, list[Rule]] = {}
@@ -99,15 +100,6 @@ class PortGroups:
         self.by_dst = {port: _shared_group(rules, shared) for port, rules in by_dst.items()}
         self.by_src = {port: _shared_group(rules, shared) for port, rules in by_src.items()}
         self.generic = RuleGroup(generic)
-
-    def candidates(self, sport: int, dport: int, payload: bytes, tcp_flags: int) -> list[Rule]:
-        found = self.generic.candidates(payload, tcp_flags)
-        for group in (self.by_dst.get(dport), self.by_src.get(sport)):
-            if group is not None:
-                found = found + group.candidates(payload, tcp_flags)
-        if len(found) > 1:
-            found.sort(key=_ORDER)
-        return found
 
 
 def _shared_group(rules: list[Rule], shared: dict[tuple[int, ...], RuleGroup]) -> RuleGroup:
@@ -306,6 +298,46 @@ class RuleIndex:
         }
         # Rules naming a service, found by it whatever the ports once the flow's service is known.
         self.services = {service: RuleGroup(rules) for service, rules in by_service.items()}
+        # The candidates for empty data, which depend only on the groups, flags and service: most
+        # packets carry no payload, and each combination is worked out once.
+        self._on_empty: dict[tuple[object, ...], list[Rule]] = {}
+
+    def candidates(
+        self, proto: int, sport: int, dport: int, payload: bytes, tcp_flags: int, service: str | None
+    ) -> list[Rule]:
+        """The rules worth evaluating on packet data: those of its ports (or IP protocol), and
+        those of the flow's service once it is known."""
+        ports = self.ports.get(proto)
+        if ports is not None:
+            dst, src = ports.by_dst.get(dport), ports.by_src.get(sport)
+            groups: tuple[RuleGroup | None, ...] = (ports.generic, dst, src)
+        else:
+            groups = (self.groups.get(proto) or self.groups[-1],)
+        by_service = self.services.get(service) if service is not None else None
+        if payload:
+            return _candidates(groups, by_service, payload, tcp_flags)
+        key = (*groups, by_service, tcp_flags)
+        found = self._on_empty.get(key)
+        if found is None:
+            found = self._on_empty[key] = _candidates(groups, by_service, payload, tcp_flags)
+        return found
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_on_empty": {}}
+
+
+def _candidates(
+    groups: tuple[RuleGroup | None, ...], by_service: RuleGroup | None, payload: bytes, tcp_flags: int
+) -> list[Rule]:
+    found: list[Rule] = []
+    for group in groups:
+        if group is not None:
+            found = found + group.candidates(payload, tcp_flags)
+    if len(found) > 1:
+        found.sort(key=_ORDER)
+    if by_service is not None:
+        found = merge_candidates(found, by_service.candidates(payload, tcp_flags))
+    return found
 
 
 def merge_candidates(first: list[Rule], second: list[Rule]) -> list[Rule]:
