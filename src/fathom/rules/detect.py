@@ -5,7 +5,9 @@ once the flow's service is known, that service's group (see :mod:`fathom.rules.i
 candidate is then checked in Snort's order: header (addresses, ports, direction; a known service
 replaces the port check for rules naming services, and excludes those naming others), tests
 (flow, flags, flowbits, ...), payload options, and the filters; its actions (flowbits) run when
-it matched, and it alerts unless it is ``noalert``.
+it matched. The rules that matched one packet or PDU, and may alert, go through Snort's event
+queue: the first five are kept, and three of them alert, the longest fast pattern first
+(``engine.detect`` changes both numbers).
 
 What the rules see is what Snort shows them: TCP segments one by one until a service inspector
 has the flow, then the PDUs the ``app`` layer flushes (:meth:`DetectLayer.on_pdu`). An HTTP
@@ -82,11 +84,10 @@ class DetectLayer(Layer):
         self.alerted_rules: set[tuple[int, bool]] = set()
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
-        # TCP data that a service inspector cuts into PDUs is inspected as PDUs, not as segments;
-        # a packet with a wrong checksum is not inspected.
-        if (pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow)) or self.host.damaged(
-            pkt
-        ):
+        # TCP data that a service inspector cuts into PDUs is inspected as PDUs, not as segments.
+        if pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow):
+            return
+        if self.host.damaged(pkt):  # a wrong checksum: Snort does not inspect the packet
             return
         self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()))
         if self.matched:

@@ -268,9 +268,7 @@ class RuleIndex:
         self.left_out: dict[str, int] = {}
         # By rule order: the length of the rule's fast pattern in any buffer (0 without one), by
         # which Snort orders the events of one inspection.
-        self.pattern_lengths = [
-            len(content.pattern) if (content := fast_pattern(rule, None)) else 0 for rule in ruleset.rules
-        ]
+        self.pattern_lengths = [_pattern_length(rule) for rule in ruleset.rules]
         by_proto: dict[int, list[Rule]] = {proto: [] for proto in _ALL}
         by_service: dict[str, list[Rule]] = {}
         by_section: dict[str, list[Rule]] = {section: [] for section in SECTIONS_IN_ORDER}
@@ -336,11 +334,11 @@ def _candidates(
     if len(found) > 1:
         found.sort(key=_ORDER)
     if by_service is not None:
-        found = merge_candidates(found, by_service.candidates(payload, tcp_flags))
+        found = _merge_candidates(found, by_service.candidates(payload, tcp_flags))
     return found
 
 
-def merge_candidates(first: list[Rule], second: list[Rule]) -> list[Rule]:
+def _merge_candidates(first: list[Rule], second: list[Rule]) -> list[Rule]:
     """Two candidate lists as one, in ruleset order, each rule once."""
     if not second:
         return first
