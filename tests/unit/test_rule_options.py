@@ -9,11 +9,12 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
+from fathom.apps import tls_state
 from fathom.decode.decoder import Decoder
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
 from fathom.flow.flow import STATE_CLOSED, STATE_ESTABLISHED, STATE_NEW, Flow
 from fathom.rules.errors import RuleError
-from fathom.rules.options import filters, flowbits, header, meta, tls
+from fathom.rules.options import filters, flowbits, header, meta, registry, tls
 from fathom.rules.options.base import REGISTRY, Action, RuleBody, Test
 from fathom.rules.options.filters import DetectionFilter, RateTracker, Threshold
 from fathom.rules.options.flowbits import FlowBits, bind_flowbits, parse_flowbits
@@ -47,7 +48,7 @@ def make_flow(state: int = STATE_ESTABLISHED, midstream: bool = False, serial: i
 
 def build(keyword: str, text: str | None) -> RuleBody:
     body = RuleBody()
-    REGISTRY[keyword](text).attach(body)
+    registry()[keyword](text).attach(body)
     return body
 
 
@@ -385,7 +386,7 @@ def test_meta_options_fill_the_body() -> None:
         ("metadata", "service smtp"),
     ]
     for keyword, text in options:
-        REGISTRY[keyword](text).attach(body)
+        registry()[keyword](text).attach(body)
     assert body.msg == 'say "hi"; back\\slash'
     assert (body.sid, body.gid, body.rev) == (2000, 3, 2)
     assert body.classtype == "trojan-activity"
@@ -635,16 +636,23 @@ def test_rate_tracker_is_bounded() -> None:
 # --------------------------------------------------------------------------- TLS
 
 
-def test_tls_options_load_in_part() -> None:
-    body = build("ssl_state", "client_hello|!server_keyx")
-    assert body.partial == ["ssl_state: needs the TLS inspector"]
-    (test,) = body.tests
-    assert isinstance(test, tls.SslState)
-    assert (test.wanted, test.unwanted) == ({"client_hello"}, {"server_keyx"})
-    # Unverifiable until the TLS inspector exists: the rule does not alert.
-    assert not test.test(make_packet(), make_flow(), True)
-    version = build("ssl_version", "sslv3,tls1.0|!tls1.3")
-    assert version.partial == ["ssl_version: needs the TLS inspector"]
+def test_tls_options_test_the_flags_as_snort_does() -> None:
+    """(flags & session) ^ negated: a named state present, or a negated one absent."""
+    state = tls.SslState("client_hello|!server_keyx")
+    assert (state.flags, state.negated) == (
+        tls_state.CLIENT_HELLO | tls_state.SERVER_KEYX,
+        tls_state.SERVER_KEYX,
+    )
+
+    def holds(option: tls.SslState | tls.SslVersion, flags: int) -> bool:
+        return option.holds(flags.to_bytes(4, "big"))
+
+    assert holds(state, tls_state.CLIENT_HELLO) and holds(state, 0)
+    assert not holds(state, tls_state.SERVER_KEYX)
+    version = tls.SslVersion("sslv3,tls1.0")
+    assert holds(version, tls_state.TLS10 | tls_state.SERVER_HELLO)
+    assert not holds(version, tls_state.TLS12)
+    assert build("ssl_version", "!sslv2").partial == []
 
 
 def test_options_waiting_for_an_inspector_hold_their_rule_back() -> None:
@@ -660,7 +668,7 @@ def test_tls_errors() -> None:
     states = "client_hello, server_hello, client_keyx, server_keyx, unknown"
     assert error("ssl_state", "hello") == f"unknown ssl_state 'hello'; use {states}"
     assert error("ssl_state", None) == f"unknown ssl_state ''; use {states}"
-    versions = "sslv2, sslv3, tls1.0, tls1.1, tls1.2, tls1.3"
+    versions = "sslv2, sslv3, tls1.0, tls1.1, tls1.2"
     assert error("ssl_version", "tls1.4") == f"unknown ssl_version 'tls1.4'; use {versions}"
 
 

@@ -31,6 +31,7 @@ from fathom.apps.http_buffers import (
     section_buffers,
 )
 from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
+from fathom.apps.tls_state import SSL_FLAGS_BUFFER, session_flags
 from fathom.apps.wizard import SNORT_SERVICES, ServiceWizard, WizardState
 from fathom.decode.packet import PROTO_TCP, TH_ACK, TH_SYN, Buffer, Packet
 from fathom.flow.consumer import Layer
@@ -70,7 +71,7 @@ class _Unflushed:
 
 
 class AppState:
-    __slots__ = ("cutter", "http", "pending", "service", "streams", "wizard")
+    __slots__ = ("cutter", "http", "pending", "service", "streams", "tls", "wizard")
 
     def __init__(self) -> None:
         self.wizard = WizardState()
@@ -82,6 +83,8 @@ class AppState:
         self.cutter: Cutter | None = None
         # To the client, to the server; None once no stream PDU can come from the flow.
         self.streams: tuple[_Unflushed, _Unflushed] | None = (_Unflushed(), _Unflushed())
+        # What the SSL inspector has seen of a TLS flow (tls_state flags).
+        self.tls = 0
 
 
 class AppStats:
@@ -106,10 +109,6 @@ def _section(event: HttpEvent) -> str:
     if isinstance(event, ResponseBody):
         return RESPONSE_BODY
     return RESPONSE_HEADERS
-
-
-def _stream_buffers(data: bytes) -> Buffers:
-    return {"pkt_data": data, "raw_data": data}.get
 
 
 class AppLayer(Layer):
@@ -334,6 +333,12 @@ class AppLayer(Layer):
         stream.base += off
 
     def _emit(self, flow: Flow, to_server: bool, data: bytes) -> None:
-        if self.on_pdu is not None:
-            self.stats.pdus += 1
-            self.on_pdu(flow, to_server, STREAM_PDU, _stream_buffers(data))
+        if self.on_pdu is None:
+            return
+        self.stats.pdus += 1
+        known = {"pkt_data": data, "raw_data": data}
+        state = self.slot.get(flow)
+        if state is not None and state.service == "ssl":
+            state.tls = session_flags(state.tls, data, not to_server)
+            known[SSL_FLAGS_BUFFER] = state.tls.to_bytes(4, "big")
+        self.on_pdu(flow, to_server, STREAM_PDU, known.get)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from fathom.apps.layer import AppLayer, Buffers
 from fathom.apps.sip import sip_buffers
+from fathom.apps.tls_state import SSL_FLAGS_BUFFER
 from fathom.config import DetectConfig
 from fathom.decode.packet import PROTO_TCP, Packet
 from fathom.flow.consumer import Layer, LayerChain
@@ -93,9 +94,12 @@ class DetectLayer(Layer):
         if self.matched:
             self._log(pkt, flow, to_server)
 
-    def _inspect_data(self, pkt: Packet, flow: Flow, to_server: bool, payload: bytes) -> None:
+    def _inspect_data(
+        self, pkt: Packet, flow: Flow, to_server: bool, payload: bytes, pdu: Buffers | None = None
+    ) -> None:
         """The rules on packet data: those of the packet's ports (or protocol) and those of the
-        flow's service."""
+        flow's service; ``pdu`` is the lookup of the PDU the data is, with what its inspector
+        found."""
         tcp_flags = pkt.tcp_flags if pkt.proto == PROTO_TCP else -1
         service = self.app.service(flow)
         candidates = self.index.candidates(pkt.proto, pkt.sport, pkt.dport, payload, tcp_flags, service)
@@ -104,6 +108,8 @@ class DetectLayer(Layer):
         known = {DEFAULT_BUFFER: payload, "raw_data": payload}
         if service == "sip":
             known |= sip_buffers(payload)
+        elif service == "ssl" and pdu is not None and (tls := pdu(SSL_FLAGS_BUFFER)) is not None:
+            known[SSL_FLAGS_BUFFER] = tls
         buffers = known.get
         for rule in candidates:
             if _header_matches(rule, service, pkt.src, pkt.sport, pkt.dst, pkt.dport):
@@ -135,7 +141,7 @@ class DetectLayer(Layer):
         self, pkt: Packet, flow: Flow, to_server: bool, section: str, buffers: Buffers, data: bytes | None
     ) -> None:
         if data is not None:
-            self._inspect_data(pkt, flow, to_server, data)
+            self._inspect_data(pkt, flow, to_server, data, buffers)
         group = self.index.sections.get(section)
         if group is None:
             return

@@ -30,6 +30,7 @@ from fathom.apps.http_buffers import (
     buffer_base,
 )
 from fathom.apps.sip import SIP_BUFFERS
+from fathom.apps.tls_state import SSL_FLAGS_BUFFER
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Packet
 from fathom.flow.flow import Flow
 from fathom.rules.evaluate import match_payload
@@ -42,8 +43,8 @@ from fathom.rules.options.header import FlagsTest, IpProtoTest
 # Buffers a packet provides by itself; the others come from inspectors.
 _PACKET_BUFFERS = frozenset((DEFAULT_BUFFER, "raw_data"))
 # What rules on packet data may read: the packet's buffers, what base64_decode made of them, and
-# the SIP inspector's buffers of them.
-_DATA_BUFFERS = _PACKET_BUFFERS | {"base64_data", *SIP_BUFFERS}
+# the SIP and SSL inspectors' findings.
+_DATA_BUFFERS = _PACKET_BUFFERS | {"base64_data", SSL_FLAGS_BUFFER, *SIP_BUFFERS}
 _IP_PROTOCOLS = {"tcp": (PROTO_TCP,), "udp": (PROTO_UDP,), "icmp": (PROTO_ICMP, PROTO_ICMPV6)}
 _ALL = (PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ICMPV6, -1)
 

@@ -104,6 +104,29 @@ class PayloadOption(Option):
         body.payload.append(self)
 
 
+class InspectorCheck(PayloadOption):
+    """A test on what a service inspector found in the data (the SIP method, the TLS handshake
+    state, ...), given as a buffer of its own: it reads that buffer whatever the sticky buffer,
+    holds or not, and leaves the cursor where it was. Without the buffer (another service, or no
+    inspector for the data) it fails, as Snort's inspector options do."""
+
+    fixed_buffer = True
+
+    def __init__(self, buffer: str) -> None:
+        self.own_buffer = buffer
+
+    def attach(self, body: RuleBody) -> None:
+        body.payload.append(self)
+        self.buffer = self.own_buffer
+
+    def matches(self, data: bytes, pos: int, state: MatchState) -> Iterator[int]:
+        if self.holds(data):
+            yield pos
+
+    @abstractmethod
+    def holds(self, data: bytes) -> bool: ...
+
+
 class Action(Option):
     """An option that changes flow state once the whole rule matched (flowbits:set, ...)."""
 

@@ -7,38 +7,16 @@ and the sticky buffer as they were."""
 from __future__ import annotations
 
 import re
-from abc import abstractmethod
-from collections.abc import Iterator
 
 from fathom.rules.errors import RuleError
-from fathom.rules.options.base import MatchState, PayloadOption, RuleBody, register
+from fathom.rules.options.base import InspectorCheck, register
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # Snort's limit on the codes one sip_stat_code lists.
 _MAX_CODES = 20
 
 
-class _SipOption(PayloadOption):
-    """Reads its own buffer whatever the sticky buffer, and yields the cursor it was given."""
-
-    fixed_buffer = True
-
-    def __init__(self, buffer: str) -> None:
-        self.own_buffer = buffer
-
-    def attach(self, body: RuleBody) -> None:
-        body.payload.append(self)
-        self.buffer = self.own_buffer
-
-    def matches(self, data: bytes, pos: int, state: MatchState) -> Iterator[int]:
-        if self.holds(data):
-            yield pos
-
-    @abstractmethod
-    def holds(self, data: bytes) -> bool: ...
-
-
-class SipMethod(_SipOption):
+class SipMethod(InspectorCheck):
     """``sip_method:invite,cancel`` or ``sip_method:!bye``: the request's method, in any case."""
 
     def __init__(self, args: str | None) -> None:
@@ -60,7 +38,7 @@ class SipMethod(_SipOption):
         return self.negated != (data.upper() in self.methods)
 
 
-class SipStatCode(_SipOption):
+class SipStatCode(InspectorCheck):
     """``sip_stat_code:200,4``: the response's code, or its class for a single digit."""
 
     def __init__(self, args: str | None) -> None:
