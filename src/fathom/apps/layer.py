@@ -16,6 +16,10 @@ wizard names another service or the parser gives up, so that no HTTP byte is mis
 service is still unknown. The other services are cut by :mod:`fathom.apps.splitter`. Data of a
 stream whose start is unknown (picked up mid-stream) goes at once. A flow's remaining data is
 flushed when the sender's FIN is acknowledged and when the flow ends.
+
+A TLS flow's PDUs also carry what Snort's SSL inspector would have found
+(:mod:`fathom.apps.tls_state`). A packet with a wrong checksum (when the engine verifies them)
+acknowledges nothing and its data is a hole in the PDUs, as Snort's stream never holds it.
 """
 
 from __future__ import annotations
