@@ -117,3 +117,13 @@ def test_only_the_newest_entries_are_kept(tmp_path: Path) -> None:
     assert len(list(cache.iterdir())) == 4
     # The newest is among them.
     assert load_index([rules], cache_dir=cache)[1]
+
+
+def test_rules_that_cannot_be_stored_still_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An option that cannot be pickled costs the cache entry, not the run."""
+    rules, cache, notes = rules_file(tmp_path), tmp_path / "cache", list[str]()
+    monkeypatch.setattr(RuleIndex, "__getstate__", lambda self: {"unpicklable": lambda: None})
+    index, cached = load_index([rules], cache_dir=cache, note=notes.append)
+    assert not cached and alerts(index) == [(2, 5), (3, 6)]
+    assert len(notes) == 1 and "rule cache entry not written: the rules cannot be stored" in notes[0]
+    assert list(cache.iterdir()) == []

@@ -148,7 +148,11 @@ def _read(entry: Path, note: Note) -> RuleIndex | None:
 
 def _write(entry: Path, index: RuleIndex, note: Note) -> None:
     """Write the entry whole or not at all (a new file renamed over), then drop the oldest."""
-    payload = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        payload = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        note(f"{entry}: rule cache entry not written: the rules cannot be stored ({exc})")
+        return
     temporary = None
     try:
         with tempfile.NamedTemporaryFile(dir=entry.parent, suffix=".partial", delete=False) as handle:
