@@ -24,9 +24,17 @@ def test_analyze_writes_flow_events_and_summary(tmp_path: Path, capsys: pytest.C
     eve = tmp_path / "eve.json"
     assert main(["analyze", str(DEMO), "--eve", str(eve)]) == 0
     events = read_eve(eve)
-    assert len(events) == 11
-    assert {e["event_type"] for e in events} == {"flow"}
-    assert sorted(e["proto"] for e in events) == ["TCP"] * 3 + ["UDP"] * 8
+    flows = [e for e in events if e["event_type"] == "flow"]
+    assert sorted(e["proto"] for e in flows) == ["TCP"] * 3 + ["UDP"] * 8
+    # The four HTTP transactions (three on one connection, one on another) are logged too.
+    http = [e for e in events if e["event_type"] == "http"]
+    assert [(e["tx_id"], e["http"]["url"], e["http"]["status"]) for e in http] == [
+        (0, "/index.html", 200),
+        (1, "/s/p-000.html", 200),
+        (2, "/s/p-001.html", 200),
+        (0, "/s/p-002.html", 200),
+    ]
+    assert len(events) == 15
     err = capsys.readouterr().err
     assert "77 packets" in err
     assert "11 flows" in err
@@ -42,9 +50,8 @@ def test_eve_to_stdout_keeps_stdout_pure_json() -> None:
         text=True,
         check=True,
     )
-    lines = proc.stdout.splitlines()
-    assert len(lines) == 11
-    assert all(json.loads(line)["event_type"] == "flow" for line in lines)
+    types = [json.loads(line)["event_type"] for line in proc.stdout.splitlines()]
+    assert (types.count("flow"), types.count("http"), len(types)) == (11, 4, 15)
     assert "77 packets" in proc.stderr
 
 
@@ -66,9 +73,9 @@ def test_truncated_capture_keeps_packets_before_damage(
     # Cutting 100 bytes drops the last record (82 bytes) and 18 of the 66 data bytes of the one
     # before it, which starts at byte 19490.
     assert err[0] == f"fathom: error: {cut}: truncated packet data (48 of 66 bytes) at byte offset 19490"
-    events = read_eve(eve)
+    flows = [e for e in read_eve(eve) if e["event_type"] == "flow"]
     # The 75 whole packets before the damage: 4 ARP and 71 IP, all accounted to flows.
-    assert sum(e["flow"]["pkts_toserver"] + e["flow"]["pkts_toclient"] for e in events) == 71
+    assert sum(e["flow"]["pkts_toserver"] + e["flow"]["pkts_toclient"] for e in flows) == 71
 
 
 @pytest.mark.parametrize(
@@ -108,7 +115,7 @@ def test_config_changes_engine_settings(tmp_path: Path) -> None:
     eve = tmp_path / "eve.json"
     assert main(["analyze", str(DEMO), "--config", str(config), "--eve", str(eve), "--quiet"]) == 0
     # Each DNS answer comes more than a microsecond after its query: all 8 UDP flows split in two.
-    reasons = sorted((e["proto"], e["flow"]["reason"]) for e in read_eve(eve))
+    reasons = sorted((e["proto"], e["flow"]["reason"]) for e in read_eve(eve) if e["event_type"] == "flow")
     assert reasons == [("TCP", "shutdown")] * 3 + [("UDP", "shutdown")] * 8 + [("UDP", "timeout")] * 8
 
 

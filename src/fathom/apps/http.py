@@ -652,6 +652,10 @@ class HttpConnection:
         (self._client if to_server else self._server).gap(length, events)
         return events
 
+    def unanswered(self) -> list[Transaction]:
+        """The requests whose response has not begun, oldest first."""
+        return list(self._pending)
+
     def end(self) -> list[HttpEvent]:
         """Both directions are over: bodies that run to the end of the stream complete now."""
         events: list[HttpEvent] = []

@@ -34,6 +34,7 @@ from fathom.apps.http_buffers import (
     RESPONSE_HEADERS,
     section_buffers,
 )
+from fathom.apps.http_log import HttpLogEvent
 from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
 from fathom.apps.tls_state import SSL_FLAGS_BUFFER, session_flags
 from fathom.apps.wizard import SNORT_SERVICES, ServiceWizard, WizardState
@@ -189,7 +190,7 @@ class AppLayer(Layer):
         for event in http.feed(to_server, data):
             self._deliver(flow, event)
         if http.stopped(True) and http.stopped(False):
-            state.http = None
+            self._end_http(flow, state)
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
         state = self.slot.get(flow)
@@ -218,6 +219,7 @@ class AppLayer(Layer):
         if state.http is not None:
             for event in state.http.end():
                 self._deliver(flow, event)
+            self._end_http(flow, state)
         for to_server, _, section, buffers in state.pending:
             self._section(flow, to_server, section, buffers)
         state.pending.clear()
@@ -273,10 +275,20 @@ class AppLayer(Layer):
         if service is not None:
             flow.app_proto = _APP_PROTO.get(service, service)
 
+    def _end_http(self, flow: Flow, state: AppState) -> None:
+        """HTTP is over on the flow: the requests that got no response are logged now."""
+        assert state.http is not None
+        for tx in state.http.unanswered():
+            self.host.emit(HttpLogEvent(flow, flow.last, flow.last_pcap_cnt, tx))
+        state.http = None
+
     def _deliver(self, flow: Flow, event: HttpEvent) -> None:
+        tx = event.transaction
+        if isinstance(event, ResponseBody):
+            pkt = self.host.current_packet
+            self.host.emit(HttpLogEvent(flow, pkt.ts, pkt.pcap_cnt, tx))
         if self.on_pdu is None:
             return
-        tx = event.transaction
         if isinstance(event, RequestBody | ResponseBody) and not (
             tx.client_body if event.to_server else tx.file_data
         ):
