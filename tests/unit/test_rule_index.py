@@ -94,3 +94,13 @@ def test_a_known_service_adds_its_rules_whatever_their_protocol_and_ports(tmp_pa
     # Empty data's candidates are worked out once per combination.
     first = index.candidates(PROTO_TCP, 1000, 53, b"", 0x10, "dns")
     assert index.candidates(PROTO_TCP, 2000, 53, b"", 0x10, "dns") is first
+
+
+def test_rules_left_out_are_counted_by_reason(tmp_path: Path) -> None:
+    index = index_of(
+        tmp_path,
+        'alert tcp any any -> any 80 (http_uri; content:"/a"; pkt_data; content:"b"; sid:1;)\n'
+        'alert tcp any any -> any 445 (dce_stub_data; content:"c"; sid:2;)\n'
+        'pass tcp any any -> any any (content:"d"; sid:3;)\n',
+    )
+    assert index.left_out == {"packet data with HTTP buffers": 1, "dce_stub_data buffer": 1, "action pass": 1}

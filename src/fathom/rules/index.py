@@ -369,6 +369,10 @@ def _unsupported(rule: Rule) -> str:
         return f"action {rule.header.action}"
     if rule.header.protocol == "file":
         return "file rule header"
-    if any(o.buffer not in _DATA_BUFFERS for o in rule.body.payload):
-        return "inspector buffer"
-    return ""
+    other = sorted({buffer_base(o.buffer) for o in rule.body.payload} - _DATA_BUFFERS)
+    if not other:
+        return ""
+    if BUFFER_SECTION.keys() & other:
+        # Snort does not match these on HTTP traffic either (no such target alerts in parity).
+        return "packet data with HTTP buffers"
+    return f"{other[0]} buffer"
