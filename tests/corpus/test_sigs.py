@@ -61,9 +61,10 @@ SNORT_COUNTS = {
     # One packet of a stream picked up mid-way: Suricata inspects it as a packet and again as
     # stream data (sids 4 and 5 twice); Snort once, logging three of its four matches.
     "detect-bytetest-02": (EngineConfig(), Counter({2: 1, 4: 1, 5: 1})),
-    # sid 1 mixes packet data with an http_uri pcre. Snort does not match such rules on HTTP
-    # traffic: the parity captures target 15 community rules of that shape (sid 1019 in
-    # parity_p02, ...), and Snort 3.11 raised none of them.
+    # Sid 1 reads the URI (pcre flag U, http_uri as snort2lua converts it) and packet data: Snort
+    # evaluates such a rule on message bodies only (pkt_data is filed in the body section,
+    # ips_pkt_data.cc), and these pipelined requests have none. Suricata matched the URI and the
+    # stream in one transaction.
     "detect-pcre-03": (EngineConfig(), Counter({2: 1})),
 }
 

@@ -51,6 +51,28 @@ def test_http_headers_are_not_packet_data_once_http_is_known(tmp_path: Path) -> 
     assert alerts_for(tmp_path, rules, conv) == [(1, 4, CLIENT)]
 
 
+# A Snort 2 rule on the URI (pcre flag U, http_uri as snort2lua converts it) and on packet data.
+URI_AND_PACKET_DATA = (
+    'alert tcp any any -> any 80 (msg:"both"; pcre:"/\\/two\\//U"; pcre:"/marker/"; sid:1;)\n'
+)
+
+
+def test_uri_and_packet_data_never_meet_in_a_request_without_body(tmp_path: Path) -> None:
+    """The raw segment has packet data but no URI; the header section has the URI but no packet
+    data, as Snort's ``HttpInspect::eval`` (http_inspect.cc) sets a detect limit of 0 on request
+    line and header sections. Suricata matches both in one transaction (detect-pcre-03)."""
+    conv = TcpConversation().handshake()
+    conv.client_sends(b"GET /two/ HTTP/1.1\r\nX-Tag: marker\r\n\r\n").server_acks()
+    assert alerts_for(tmp_path, URI_AND_PACKET_DATA, conv) == []
+
+
+def test_uri_and_packet_data_meet_in_a_request_body(tmp_path: Path) -> None:
+    """A body section is packet data, and its transaction's URI is there too."""
+    conv = TcpConversation().handshake()
+    conv.client_sends(b"POST /two/ HTTP/1.1\r\nContent-Length: 6\r\n\r\nmarker").server_acks()
+    assert alerts_for(tmp_path, URI_AND_PACKET_DATA, conv) == [(1, 5, CLIENT)]
+
+
 def test_ftp_command_is_a_pdu_flushed_when_its_fin_is_acknowledged(tmp_path: Path) -> None:
     """The server's banner names FTP; the client's command has no line end, so the Telnet
     splitter holds it until the server acknowledges the client's FIN (packet 9), and the

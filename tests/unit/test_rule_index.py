@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
-from fathom.rules.index import RuleIndex, fast_pattern
+from fathom.rules.index import RuleIndex, fast_pattern, http_sections
 from fathom.rules.loader import Rule, load_ruleset
 
 IGMP = 2
@@ -81,6 +81,26 @@ def test_base64_data_is_never_the_fast_pattern(tmp_path: Path) -> None:
     content = fast_pattern(rule, None)
     assert content is not None and (content.pattern, content.buffer) == (b"arg", "http_uri")
     assert list(index.sections["request_headers"].groups) == ["http_uri"]
+
+
+def test_packet_data_with_http_buffers_is_read_in_the_bodies(tmp_path: Path) -> None:
+    """Snort files pkt_data in the body section, and a rule in the latest section its options
+    read: with header buffers, the body of either message; with a buffer of one message, that
+    message's body. raw_data with HTTP buffers is not evaluated yet."""
+    index = index_of(
+        tmp_path,
+        'alert tcp any any -> any any (http_uri; content:"/a"; pkt_data; content:"x"; sid:1;)\n'
+        'alert tcp any any -> any any (http_client_body; content:"y"; pkt_data; content:"x"; sid:2;)\n'
+        'alert tcp any any -> any any (http_stat_code; content:"200"; pkt_data; content:"x"; sid:3;)\n'
+        'alert tcp any any -> any any (http_header; content:"a"; raw_data; content:"x"; sid:4;)\n',
+    )
+    assert {rule.body.sid: http_sections(rule) for rule in index.ruleset.rules} == {
+        1: ("request_body", "response_body"),
+        2: ("request_body",),
+        3: ("response_body",),
+        4: (),
+    }
+    assert index.left_out == {"inspector buffer": 1}
 
 
 def test_a_known_service_adds_its_rules_whatever_their_protocol_and_ports(tmp_path: Path) -> None:

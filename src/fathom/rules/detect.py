@@ -13,8 +13,9 @@ What the rules see is what Snort shows them: TCP segments one by one until a ser
 has the flow, then the PDUs the ``app`` layer flushes (:meth:`DetectLayer.on_pdu`). An HTTP
 message section is a PDU: its HTTP rules are evaluated against the sections their buffers belong
 to, prefiltered by their longest positive content in those buffers, and a body section is packet
-data too. Not yet here: rules mixing packet data with HTTP buffers, and ``file`` rules; such
-rules are left out and counted.
+data too, so rules reading packet data with HTTP buffers are evaluated on the bodies. Not yet
+here: rules mixing ``raw_data`` with HTTP buffers, and ``file`` rules; such rules are left out and
+counted.
 """
 
 from __future__ import annotations

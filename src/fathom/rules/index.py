@@ -216,12 +216,17 @@ _BOTH_HEADERS = frozenset(("http_header", "http_raw_header", "http_cookie", "htt
 
 def http_sections(rule: Rule) -> tuple[str, ...]:
     """The HTTP sections ``rule`` is evaluated on; empty when it reads no HTTP buffer, or reads one
-    together with a buffer sections do not have (such as the packet's payload)."""
+    together with a buffer sections do not have (raw_data, another inspector's).
+
+    Packet data read with HTTP buffers is a body's: Snort files an option on pkt_data in the body
+    section (``PktDataOption::get_pdu_section`` in ips_pkt_data.cc, ``parse_rule_opt_end`` in
+    parse_rule.cc) and a rule in the latest section of its options, and header sections have no
+    packet data."""
     # base64_data holds what base64_decode took from another buffer: that one decides.
     bases = {buffer_base(option.buffer) for option in rule.body.payload} - {BASE64_BUFFER}
-    if not bases or not bases <= BUFFER_SECTION.keys():
+    if not bases - {DEFAULT_BUFFER} or not bases <= BUFFER_SECTION.keys() | {DEFAULT_BUFFER}:
         return ()
-    if "file_data" in bases:
+    if bases & {"file_data", DEFAULT_BUFFER}:
         # The body of either message, unless another buffer belongs to one of them only.
         if bases & {"http_stat_code", "http_stat_msg"}:
             return (RESPONSE_BODY,)
