@@ -103,6 +103,16 @@ def test_alert_counts_are_suricatas(test: Path) -> None:
         assert as_expected(test, alert_counts(test, suricata))
 
 
+def test_snorts_default_checksum_check_hides_an_offloaded_request() -> None:
+    """alert-distance-within-1 names ``-k none``: its request segment has a wrong TCP checksum (an
+    offloaded capture). Snort verifies checksums by default (``network.checksum_eval`` is
+    ``all``, main/network_module.cc), so the request is not inspected and only the response
+    body, which quotes the URI, alerts."""
+    test = CORPUS / "sigs" / "alert-distance-within-1"
+    assert alert_counts(test, EngineConfig()) == Counter({2: 1})
+    assert alert_counts(test, as_named(test)) == Counter({2: 2})
+
+
 def test_snorts_queue_logs_three_events_of_a_packet_longest_pattern_first() -> None:
     """detect-flowbits: six rules without content alert on the one packet for Suricata; Snort
     keeps the first five that match and logs three, the higher sids first."""
