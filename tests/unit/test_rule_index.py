@@ -100,7 +100,7 @@ def test_packet_data_with_http_buffers_is_read_in_the_bodies(tmp_path: Path) -> 
         3: ("response_body",),
         4: (),
     }
-    assert index.left_out == {"inspector buffer": 1}
+    assert index.left_out == {"raw_data with HTTP buffers": 1}
 
 
 def test_a_known_service_adds_its_rules_whatever_their_protocol_and_ports(tmp_path: Path) -> None:
@@ -119,8 +119,8 @@ def test_a_known_service_adds_its_rules_whatever_their_protocol_and_ports(tmp_pa
 def test_rules_left_out_are_counted_by_reason(tmp_path: Path) -> None:
     index = index_of(
         tmp_path,
-        'alert tcp any any -> any 80 (http_uri; content:"/a"; pkt_data; content:"b"; sid:1;)\n'
+        'alert tcp any any -> any 80 (http_uri; content:"/a"; raw_data; content:"b"; sid:1;)\n'
         'alert tcp any any -> any 445 (dce_stub_data; content:"c"; sid:2;)\n'
         'pass tcp any any -> any any (content:"d"; sid:3;)\n',
     )
-    assert index.left_out == {"packet data with HTTP buffers": 1, "dce_stub_data buffer": 1, "action pass": 1}
+    assert index.left_out == {"raw_data with HTTP buffers": 1, "dce_stub_data buffer": 1, "action pass": 1}

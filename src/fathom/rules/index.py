@@ -378,6 +378,5 @@ def _unsupported(rule: Rule) -> str:
     if not other:
         return ""
     if BUFFER_SECTION.keys() & other:
-        # Snort does not match these on HTTP traffic either (no such target alerts in parity).
-        return "packet data with HTTP buffers"
+        return "raw_data with HTTP buffers"
     return f"{other[0]} buffer"
