@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from fathom.decode.packet import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from fathom.rules import index as index_module
 from fathom.rules.index import RuleIndex, fast_pattern, http_sections
 from fathom.rules.loader import Rule, load_ruleset
 
@@ -124,3 +127,14 @@ def test_rules_left_out_are_counted_by_reason(tmp_path: Path) -> None:
         'pass tcp any any -> any any (content:"d"; sid:3;)\n',
     )
     assert index.left_out == {"raw_data with HTTP buffers": 1, "dce_stub_data buffer": 1, "action pass": 1}
+
+
+def test_remembered_empty_candidates_are_bounded_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(index_module, "_MAX_ON_EMPTY", 2)
+    index = index_of(tmp_path, "alert tcp any any -> any any (flags:S; sid:1;)\n")
+    for flags in (0x02, 0x10, 0x12):
+        index.candidates(PROTO_TCP, 1, 2, b"", flags, None)
+    assert index.on_empty_resets == 1
+    assert sids(index.candidates(PROTO_TCP, 1, 2, b"", 0x02, None)) == [1]

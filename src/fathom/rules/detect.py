@@ -218,6 +218,7 @@ class DetectLayer(Layer):
             "detect.alerts": self.alerts,
             "detect.queue_limit": self.queue_limit,
             "detect.log_limit": self.log_limit,
+            "detect.empty_candidates_resets": self.index.on_empty_resets,
         }
         for reason, count in self.index.left_out.items():
             found[f"detect.rules_left_out.{reason}"] = count

@@ -72,6 +72,8 @@ def _literal(pattern: bytes) -> bytes:
 
 
 _ORDER = attrgetter("order")
+# Combinations of groups, flags and service whose empty-data candidates are remembered.
+_MAX_ON_EMPTY = 65536
 
 # A rule naming more ports than this goes into the group for any port, as Snort's port groups do.
 _MAX_GROUP_PORTS = 1024
@@ -303,8 +305,10 @@ class RuleIndex:
         # Rules naming a service, found by it whatever the ports once the flow's service is known.
         self.services = {service: RuleGroup(rules) for service, rules in by_service.items()}
         # The candidates for empty data, which depend only on the groups, flags and service: most
-        # packets carry no payload, and each combination is worked out once.
+        # packets carry no payload, and each combination is worked out once. Bounded (traffic
+        # chooses the combinations): emptied when full, and counted.
         self._on_empty: dict[tuple[object, ...], list[Rule]] = {}
+        self.on_empty_resets = 0
 
     def candidates(
         self, proto: int, sport: int, dport: int, payload: bytes, tcp_flags: int, service: str | None
@@ -323,6 +327,9 @@ class RuleIndex:
         key = (*groups, by_service, tcp_flags)
         found = self._on_empty.get(key)
         if found is None:
+            if len(self._on_empty) >= _MAX_ON_EMPTY:
+                self._on_empty.clear()
+                self.on_empty_resets += 1
             found = self._on_empty[key] = _candidates(groups, by_service, payload, tcp_flags)
         return found
 
