@@ -19,6 +19,14 @@ class Sample:
     returncode: int
     stderr_tail: str
 
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed, from its exit status and last line of error output; None if it did not."""
+        if self.returncode == 0:
+            return None
+        last = self.stderr_tail.splitlines()[-1] if self.stderr_tail else ""
+        return f"exit {self.returncode}: {last}"
+
 
 def _reset_peak_rss() -> int:
     """Lower this process's high-water RSS mark to its current RSS and return it in KiB.

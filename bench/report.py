@@ -168,7 +168,11 @@ def check_json(check: Check) -> dict[str, Any]:
 
 
 def to_json(
-    results: list[Result], repeat: int, checks: list[Check], baseline: dict[str, str] | None
+    results: list[Result],
+    repeat: int,
+    checks: list[Check],
+    baseline: dict[str, str] | None,
+    ruleset: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -207,6 +211,8 @@ def to_json(
         ],
         # On the baseline's rows, fathom_to_peer_pps is current/baseline.
         "baseline": baseline,
+        # With --rules: the ruleset, start-ups and steady-state rates.
+        "ruleset": ruleset,
         "checks": [check_json(c) for c in checks],
     }
 
@@ -224,6 +230,7 @@ def write_json(
     repeat: int,
     checks: list[Check] | None = None,
     baseline: dict[str, str] | None = None,
+    ruleset: dict[str, Any] | None = None,
 ) -> None:
-    document = to_json(results, repeat, checks or [], baseline)
+    document = to_json(results, repeat, checks or [], baseline, ruleset)
     Path(path).write_text(json.dumps(document, indent=2) + "\n")

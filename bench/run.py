@@ -1,11 +1,13 @@
-"""Benchmark `fathom analyze` with no rules against the installed peers on the cached captures.
+"""Benchmark `fathom analyze` against the installed peers on the cached captures: with no rules, or
+with a ruleset against Snort 3 (--rules).
 
     .venv/bin/python bench/run.py [--capture bytes|flows|small|flood|all ...] [--pcap PATH ...]
                                   [--repeat N] [--json PATH] [--cache DIR] [--generate-missing]
                                   [--regenerate] [--no-peers] [--baseline REF] [--rules community|PATH]
 
 Each tool runs back to back on the same file, --repeat times; the fastest run is reported.
---baseline REF also measures fathom as of that commit, right after the current one.
+--baseline REF also measures fathom as of that commit, right after the current one. --rules also
+measures each tool's start-up, cold and warm, and the steady-state rate (bench/ruleset.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import contextlib
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 if not __package__:  # run as a script: make `bench` importable from the repository root
@@ -24,16 +27,19 @@ from bench.baseline import Baseline, BaselineError, baseline
 from bench.checks import flood_checks, flow_events_check
 from bench.generate import CAPTURES, FLOOD, capture_path, load_manifest
 from bench.measure import measure
-from bench.paths import CACHE_ENV, DEFAULT_CACHE, REPO_ROOT, cache_dir, fathom_binary
+from bench.paths import CACHE_ENV, DEFAULT_CACHE, REPO_ROOT, cache_dir
 from bench.pcapstats import capture_stats
 from bench.report import Check, Result, format_checks, format_table, write_json
 from bench.ruleset import (
-    fathom_ruleset_tool,
+    RulesetError,
+    Startup,
     format_startups,
     measure_startups,
     ruleset_checks,
+    ruleset_json,
     ruleset_path,
     snort_ruleset_tool,
+    with_rule_cache,
 )
 from bench.tools import Tool, fathom_tool, peer_tools
 from fathom.capture.pcapfile import CaptureError
@@ -115,10 +121,9 @@ def bench_tool(tool: Tool, label: str, path: Path, packets: int, wire_bytes: int
     for _ in range(repeat):
         sample = measure(argv, timeout=RUN_TIMEOUT, env=tool.env)
         result.samples.append(sample)
-        if sample.returncode != 0:
+        if sample.failure:
             # A failing tool would fail the same way again: record why and move on to the next one.
-            last = sample.stderr_tail.splitlines()[-1] if sample.stderr_tail else ""
-            result.error = f"exit {sample.returncode}: {last}"
+            result.error = sample.failure
             break
         print(f"  {tool.name:<16} {label}: {sample.seconds:.3f} s", file=sys.stderr, flush=True)
     return result
@@ -153,48 +158,63 @@ def bench_all(
     return results, flood_checks(results, events)
 
 
-def select_tools(fathom: Tool | None, earlier: Baseline | None, no_peers: bool) -> list[Tool]:
+def select_tools(fathom: Tool | None, earlier: Baseline | None, peers: list[Tool]) -> list[Tool]:
     """fathom, then its baseline right after it, then the peers."""
     if fathom is None:
         print("fathom not found (no .venv/bin/fathom, none on PATH): measuring peers only", file=sys.stderr)
-    tools = [t for t in (fathom, earlier.tool if earlier else None) if t is not None]
-    tools += [] if no_peers else peer_tools()
+    tools = [t for t in (fathom, earlier.tool if earlier else None) if t is not None] + peers
     if not tools:
         sys.exit("no tool to measure")
     return tools
 
 
+def rules_file(spec: str | None, scratch: Path) -> Path:
+    """The ruleset --rules names, else an empty rules file: no rules."""
+    if spec is None:
+        empty = scratch / "empty.rules"
+        empty.touch()
+        return empty
+    try:
+        return ruleset_path(spec)
+    except RulesetError as exc:
+        sys.exit(f"--rules: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     captures = targets(args)
+    startups: list[Startup] = []
     with contextlib.ExitStack() as stack:
         scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fathom-bench-")))
-        rules = ruleset_path(args.rules) if args.rules else scratch / "empty.rules"
-        rules.touch()
+        rules = rules_file(args.rules, scratch)
         try:
             earlier = stack.enter_context(baseline(args.baseline, str(rules))) if args.baseline else None
         except BaselineError as exc:
             sys.exit(f"--baseline: {exc}")
+        fathom = fathom_tool(str(rules))
         if args.rules:
-            binary = fathom_binary()
-            fathom = fathom_ruleset_tool(binary, rules, scratch / "rule-cache") if binary else None
-            snort = None if args.no_peers else snort_ruleset_tool(rules)
-            tools = select_tools(fathom, earlier, no_peers=True) + ([snort] if snort else [])
+            # Each fathom version gets a rule cache of its own, empty until its first start-up run fills it.
+            fathom = with_rule_cache(fathom, scratch / "cache-fathom") if fathom else None
+            if earlier:
+                earlier = replace(earlier, tool=with_rule_cache(earlier.tool, scratch / "cache-baseline"))
+            # nDPI matches no rules; only Snort compares.
+            snort = None if args.no_peers else snort_ruleset_tool(rules, scratch)
+            tools = select_tools(fathom, earlier, [snort] if snort else [])
+            # Before the timed runs, which then start from the rule cache the cold start-up wrote.
+            startups = measure_startups(tools, scratch, args.repeat)
         else:
-            fathom = fathom_tool(str(rules))
-            tools = select_tools(fathom, earlier, args.no_peers)
+            tools = select_tools(fathom, earlier, [] if args.no_peers else peer_tools())
         results, checks = bench_all(captures, tools, fathom, args)
-        if args.rules:
-            startups = measure_startups(
-                [t for t in tools if t.name in ("fathom", "snort")], scratch, args.repeat
-            )
-            print(format_startups(results, startups))
-            checks += ruleset_checks(results, startups)
     print(format_table(results))
+    if args.rules:
+        print(f"\n{format_startups(results, startups)}\n")
+        checks += ruleset_checks(results, startups)
     if checks:
         print(format_checks(checks))
     if args.json:
-        write_json(args.json, results, args.repeat, checks, earlier.describe() if earlier else None)
+        described = earlier.describe() if earlier else None
+        ruleset = ruleset_json(rules, results, startups) if args.rules else None
+        write_json(args.json, results, args.repeat, checks, described, ruleset)
     return 1 if any(r.error for r in results) else 0
 
 

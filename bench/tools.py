@@ -32,8 +32,8 @@ def fathom_analyzer(
 ) -> Tool:
     """fathom started by launcher (its console script, or an interpreter running `-m fathom.cli`)."""
 
-    # No rules: the cost of decoding, flow tracking and TCP reassembly alone; no summary, and in timed
-    # runs no EVE output.
+    # No summary, and in timed runs no EVE output. With the empty rules file this is the cost of
+    # decoding, flow tracking and TCP reassembly alone.
     def eve_command(pcap: str, eve: str) -> list[str]:
         return [*launcher, "analyze", pcap, "--rules", rules_file, "--eve", eve, "--quiet"]
 
@@ -79,32 +79,31 @@ def is_snort3(binary: str) -> bool:
     return "Snort++" in text or re.search(r"Version 3\.", text) is not None
 
 
-def snort_binary() -> str | None:
-    """Snort 3 on PATH, else None (saying why a snort found is skipped)."""
+def snort_install() -> tuple[str, str] | None:
+    """Snort 3 on PATH and its snort.lua, else None (saying why a snort found is skipped)."""
     binary = shutil.which("snort")
     if binary is None:
         return None
     if not is_snort3(binary):
         print(f"skipping {binary}: not Snort 3", file=sys.stderr)
         return None
-    if snort_config(binary) is None:
+    config = snort_config(binary)
+    if config is None:
         print(f"skipping {binary}: no snort.lua (set SNORT_LUA)", file=sys.stderr)
         return None
-    return binary
+    return binary, config
+
+
+def snort_command(binary: str, config: str) -> Tool:
+    # -q keeps the startup banner and exit statistics out of the timing.
+    return Tool("snort", lambda pcap: [binary, "-q", "-c", config, "-r", pcap], binary)
 
 
 def snort_tool() -> Tool | None:
-    binary = snort_binary()
-    config = snort_config(binary) if binary else None
-    if binary is None or config is None:
-        return None
-
     # The stock snort.lua loads no rules: default inspectors only, the closest match to fathom's
-    # no-rules run. -q keeps the startup banner and exit statistics out of the timing.
-    def command(pcap: str) -> list[str]:
-        return [binary, "-q", "-c", config, "-r", pcap]
-
-    return Tool("snort", command, binary)
+    # no-rules run.
+    found = snort_install()
+    return snort_command(*found) if found else None
 
 
 def peer_tools() -> list[Tool]:
