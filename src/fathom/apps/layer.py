@@ -35,6 +35,7 @@ from fathom.apps.http_buffers import (
     section_buffers,
 )
 from fathom.apps.http_log import HttpLogEvent
+from fathom.apps.sip import sip_buffers
 from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
 from fathom.apps.tls_state import SSL_FLAGS_BUFFER, session_flags
 from fathom.apps.wizard import SNORT_SERVICES, ServiceWizard, WizardState
@@ -132,6 +133,17 @@ class AppLayer(Layer):
         """The flow's service in Snort's names, as rules' ``service`` options gate on."""
         state = self.slot.get(flow)
         return PORT_BOUND.get((flow.proto, flow.dport)) if state is None else state.service
+
+    def findings(self, flow: Flow, service: str | None, data: bytes, rebuilt: bool) -> dict[str, bytes]:
+        """The buffers the flow's service inspector gives rule options for ``data`` (a packet's
+        payload, or a PDU when ``rebuilt``): a SIP message's parts; for a TLS PDU, the SSL
+        inspector's flags (its options test PDUs only, as Snort's do)."""
+        if service == "sip":
+            return sip_buffers(data)
+        state = self.slot.get(flow)
+        if service == "ssl" and rebuilt and state is not None:
+            return {SSL_FLAGS_BUFFER: state.tls.to_bytes(4, "big")}
+        return {}
 
     def inspected(self, flow: Flow) -> bool:
         """Whether a service inspector has the flow: its TCP data then reaches rules as PDUs."""
@@ -352,9 +364,7 @@ class AppLayer(Layer):
         if self.on_pdu is None:
             return
         self.stats.pdus += 1
-        known = {"pkt_data": data, "raw_data": data}
         state = self.slot.get(flow)
         if state is not None and state.service == "ssl":
             state.tls = session_flags(state.tls, data, not to_server)
-            known[SSL_FLAGS_BUFFER] = state.tls.to_bytes(4, "big")
-        self.on_pdu(flow, to_server, STREAM_PDU, known.get)
+        self.on_pdu(flow, to_server, STREAM_PDU, {"pkt_data": data, "raw_data": data}.get)

@@ -23,8 +23,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fathom.apps.layer import AppLayer, Buffers
-from fathom.apps.sip import sip_buffers
-from fathom.apps.tls_state import SSL_FLAGS_BUFFER
 from fathom.config import DetectConfig
 from fathom.decode.packet import PROTO_TCP, Packet
 from fathom.flow.consumer import Layer, LayerChain
@@ -91,26 +89,21 @@ class DetectLayer(Layer):
             return
         if self.host.damaged(pkt):  # a wrong checksum: Snort does not inspect the packet
             return
-        self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()))
+        self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()), self.app.service(flow))
         if self.matched:
             self._log(pkt, flow, to_server)
 
     def _inspect_data(
-        self, pkt: Packet, flow: Flow, to_server: bool, payload: bytes, pdu: Buffers | None = None
+        self, pkt: Packet, flow: Flow, to_server: bool, payload: bytes, service: str | None
     ) -> None:
         """The rules on packet data: those of the packet's ports (or protocol) and those of the
-        flow's service; ``pdu`` is the lookup of the PDU the data is, with what its inspector
-        found."""
+        flow's service, with what its inspector found in the data."""
         tcp_flags = pkt.tcp_flags if pkt.proto == PROTO_TCP else -1
-        service = self.app.service(flow)
         candidates = self.index.candidates(pkt.proto, pkt.sport, pkt.dport, payload, tcp_flags, service)
         if not candidates:
             return
         known = {DEFAULT_BUFFER: payload, "raw_data": payload}
-        if service == "sip":
-            known |= sip_buffers(payload)
-        elif service == "ssl" and pdu is not None and (tls := pdu(SSL_FLAGS_BUFFER)) is not None:
-            known[SSL_FLAGS_BUFFER] = tls
+        known |= self.app.findings(flow, service, payload, pkt.rebuilt)
         buffers = known.get
         for rule in candidates:
             if _header_matches(rule, service, pkt.src, pkt.sport, pkt.dst, pkt.dport):
@@ -141,12 +134,12 @@ class DetectLayer(Layer):
     def _inspect_pdu(
         self, pkt: Packet, flow: Flow, to_server: bool, section: str, buffers: Buffers, data: bytes | None
     ) -> None:
+        service = self.app.service(flow)
         if data is not None:
-            self._inspect_data(pkt, flow, to_server, data, buffers)
+            self._inspect_data(pkt, flow, to_server, data, service)
         group = self.index.sections.get(section)
         if group is None:
             return
-        service = self.app.service(flow)
         for rule in group.candidates(buffers):
             if _header_matches(rule, service, pkt.src, pkt.sport, pkt.dst, pkt.dport):
                 self._evaluate(rule, pkt, flow, to_server, buffers)
