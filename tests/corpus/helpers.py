@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from fathom.capture.pcapfile import open_capture
 from fathom.config import EngineConfig
 from fathom.engine import Engine
+from fathom.flow.consumer import Layer
+from fathom.host import LayerHost
 from tests.recording import RecordingLayer
 from tests.traffic import ListSink
 
@@ -22,3 +26,22 @@ def analyze(
         engine.run(reader)
         engine.finish()
         return engine, consumer, sink, reader.error
+
+
+L = TypeVar("L", bound=Layer)
+
+
+def run_layer(path: Path, make: Callable[[LayerHost], L]) -> L:
+    """Run the capture at ``path`` through an engine with the one layer ``make`` builds, to its
+    end; return that layer."""
+    made: list[L] = []
+
+    def build(host: LayerHost) -> Layer:
+        made.append(make(host))
+        return made[-1]
+
+    engine = Engine(layers=[build])
+    with open_capture(str(path)) as reader:
+        engine.run(reader)
+    engine.finish()
+    return made[0]

@@ -19,12 +19,11 @@ from fathom.apps.http import (
     Transaction,
 )
 from fathom.apps.http_normalize import parse_uri
-from fathom.capture.pcapfile import open_capture
 from fathom.decode.packet import Buffer
-from fathom.engine import Engine
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
+from tests.corpus.helpers import run_layer
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGS = ROOT / "tests" / "data" / "corpus" / "sigs"
@@ -437,17 +436,7 @@ class HttpProbe(Layer):
 
 
 def parse_capture(path: Path) -> HttpProbe:
-    made: list[HttpProbe] = []
-
-    def build(host: LayerHost) -> Layer:
-        made.append(HttpProbe(host))
-        return made[-1]
-
-    engine = Engine(layers=[build])
-    with open_capture(str(path)) as reader:
-        engine.run(reader)
-        engine.finish()
-    return made[0]
+    return run_layer(path, HttpProbe)
 
 
 def test_demo_capture() -> None:

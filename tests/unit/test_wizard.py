@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 from fathom.apps.wizard import TCP, UDP, ServiceWizard, WizardState
-from fathom.capture.pcapfile import open_capture
 from fathom.decode.packet import Buffer, Packet
-from fathom.engine import Engine
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
 from tests.corpus.conftest import APPID_CAPTURES
+from tests.corpus.helpers import run_layer
 from tests.corpus.test_appid_flows import _ip
 
 ODD_PORT = 40123  # no port hint: the payload alone names the service
@@ -284,18 +283,8 @@ def expected_services(capture: Path) -> dict[FlowKey, str | None]:
 
 
 def run_wizard(capture: Path) -> WizardLayer:
-    made: list[WizardLayer] = []
     wizard = ServiceWizard()
-
-    def build(host: LayerHost) -> Layer:
-        made.append(WizardLayer(host, wizard))
-        return made[-1]
-
-    engine = Engine(layers=[build])
-    with open_capture(str(capture)) as reader:
-        engine.run(reader)
-    engine.finish()
-    return made[0]
+    return run_layer(capture, lambda host: WizardLayer(host, wizard))
 
 
 # Flows where Snort's wizard, reading the same bytes, would not name nDPI's service, and why.

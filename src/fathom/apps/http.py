@@ -686,24 +686,23 @@ class HttpConnection:
             # The headers are still inspected, as Snort's are; where the body ends is unknown, so
             # the direction stops before it (start_body).
             reader.stop("bad_content_length")
-        if reader.to_server:
-            self._request(reader, lines[0], block, fields, offset, events)
+        start = (_REQUEST_LINE if reader.to_server else _STATUS_LINE).fullmatch(lines[0])
+        if start is None:
+            reader.stop("bad_start_line")
+        elif reader.to_server:
+            self._request(reader, start, block, fields, offset, events)
         else:
-            self._response(reader, lines[0], block, fields, offset, events)
+            self._response(reader, start, block, fields, offset, events)
 
     def _request(
         self,
         reader: _Reader,
-        line: bytes,
+        m: re.Match[bytes],
         block: bytes,
         fields: list[tuple[bytes, bytes]],
         offset: int,
         events: list[HttpEvent],
     ) -> None:
-        m = _REQUEST_LINE.fullmatch(line)
-        if m is None:
-            reader.stop("bad_start_line")
-            return
         tx = self._new_transaction()
         tx.method, tx.uri_raw, tx.version = m.group(1), m.group(2), m.group(3) or b""
         tx.uri_parts = parse_uri(tx.uri_raw)
@@ -720,16 +719,12 @@ class HttpConnection:
     def _response(
         self,
         reader: _Reader,
-        line: bytes,
+        m: re.Match[bytes],
         block: bytes,
         fields: list[tuple[bytes, bytes]],
         offset: int,
         events: list[HttpEvent],
     ) -> None:
-        m = _STATUS_LINE.fullmatch(line)
-        if m is None:
-            reader.stop("bad_start_line")
-            return
         status = int(m.group(2))
         if 100 <= status < 200 and status != 101:
             return  # interim response: the final one follows
