@@ -87,8 +87,6 @@ class DetectLayer(Layer):
         # TCP data that a service inspector cuts into PDUs is inspected as PDUs, not as segments.
         if pkt.proto == PROTO_TCP and pkt.payload_len and self.app.inspected(flow):
             return
-        if self.host.damaged(pkt):  # a wrong checksum: Snort does not inspect the packet
-            return
         self._inspect_data(pkt, flow, to_server, bytes(pkt.payload()), self.app.service(flow))
         if self.matched:
             self._log(pkt, flow, to_server)
@@ -100,7 +98,9 @@ class DetectLayer(Layer):
         flow's service, with what its inspector found in the data."""
         tcp_flags = pkt.tcp_flags if pkt.proto == PROTO_TCP else -1
         candidates = self.index.candidates(pkt.proto, pkt.sport, pkt.dport, payload, tcp_flags, service)
-        if not candidates:
+        # A packet with a wrong checksum is not inspected (as in Snort); verified only when some
+        # rule would look at it.
+        if not candidates or (not pkt.rebuilt and self.host.damaged(pkt)):
             return
         known = {DEFAULT_BUFFER: payload, "raw_data": payload}
         known |= self.app.findings(flow, service, payload, pkt.rebuilt)
