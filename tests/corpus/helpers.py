@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fathom.capture.pcapfile import open_capture
 from fathom.config import EngineConfig
 from fathom.engine import Engine
 from fathom.flow.consumer import Layer
 from fathom.host import LayerHost
+from fathom.rules.detect import detection
+from fathom.rules.index import RuleIndex
 from tests.recording import RecordingLayer
 from tests.traffic import ListSink
 
@@ -45,3 +47,15 @@ def run_layer(path: Path, make: Callable[[LayerHost], L]) -> L:
         engine.run(reader)
     engine.finish()
     return made[0]
+
+
+def alerts_of(path: Path, index: RuleIndex, config: EngineConfig | None = None) -> list[dict[str, Any]]:
+    """The EVE alert events of the rules of ``index`` on the capture at ``path``."""
+    config = config or EngineConfig()
+    engine = Engine(config, [detection(index, config.detect)])
+    sink = ListSink()
+    engine.add_sink(sink)
+    with open_capture(str(path)) as reader:
+        engine.run(reader)
+    engine.finish()
+    return [event for event in sink.events if event["event_type"] == "alert"]

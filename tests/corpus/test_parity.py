@@ -9,14 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from fathom.capture.pcapfile import open_capture
-from fathom.engine import Engine
 from fathom.rules.cache import load_index
-from fathom.rules.detect import detection
 from fathom.rules.index import RuleIndex
 from fathom.rules.loader import BUNDLED_RULES
 from tests.corpus.conftest import CORPUS
-from tests.traffic import ListSink
+from tests.corpus.helpers import alerts_of
 
 CAPTURES = sorted((CORPUS / "parity").glob("*.pcap"))
 
@@ -40,19 +37,12 @@ def endpoint(ip: str, port: int | None) -> str:
 
 
 def fathom_alerts(capture: Path, index: RuleIndex) -> Counter[Alert]:
-    engine = Engine(layers=[detection(index)])
-    sink = ListSink()
-    engine.add_sink(sink)
-    with open_capture(str(capture)) as source:
-        engine.run(source)
-    engine.finish()
     found: Counter[Alert] = Counter()
-    for event in sink.events:
-        if event["event_type"] == "alert":
-            alert = event["alert"]
-            src = endpoint(event["src_ip"], event.get("src_port"))
-            dst = endpoint(event["dest_ip"], event.get("dest_port"))
-            found[(alert["gid"], alert["signature_id"], alert["rev"], src, dst, event["pcap_cnt"])] += 1
+    for event in alerts_of(capture, index):
+        alert = event["alert"]
+        src = endpoint(event["src_ip"], event.get("src_port"))
+        dst = endpoint(event["dest_ip"], event.get("dest_port"))
+        found[(alert["gid"], alert["signature_id"], alert["rev"], src, dst, event["pcap_cnt"])] += 1
     return found
 
 

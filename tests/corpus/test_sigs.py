@@ -27,14 +27,11 @@ from pathlib import Path
 
 import pytest
 
-from fathom.capture.pcapfile import open_capture
 from fathom.config import DetectConfig, EngineConfig
-from fathom.engine import Engine
-from fathom.rules.detect import detection
 from fathom.rules.index import RuleIndex
 from fathom.rules.loader import load_ruleset
 from tests.corpus.conftest import CORPUS
-from tests.traffic import ListSink
+from tests.corpus.helpers import alerts_of
 
 TESTS = sorted(path.parent for path in (CORPUS / "sigs").glob("*/expected.json"))
 # What Snort does otherwise, by test: how Fathom is configured to do as Suricata did.
@@ -77,13 +74,7 @@ def as_named(test: Path) -> EngineConfig:
 
 def alert_counts(test: Path, config: EngineConfig) -> Counter[int]:
     index = RuleIndex(load_ruleset([str(test / "test.rules")]))
-    engine = Engine(config, [detection(index, config.detect)])
-    sink = ListSink()
-    engine.add_sink(sink)
-    with open_capture(str(test / "input.pcap")) as source:
-        engine.run(source)
-    engine.finish()
-    return Counter(e["alert"]["signature_id"] for e in sink.events if e["event_type"] == "alert")
+    return Counter(e["alert"]["signature_id"] for e in alerts_of(test / "input.pcap", index, config))
 
 
 def as_expected(test: Path, counts: Counter[int]) -> bool:

@@ -59,7 +59,7 @@ def load_index(
     sources, errors = read_rule_sources(paths)
     entry = None
     if cache_dir is not None and _usable(cache_dir, tell):
-        entry = cache_dir / (cache_key(sources, errors, variables) + _SUFFIX)
+        entry = cache_dir / (_cache_key(sources, errors, variables) + _SUFFIX)
         index = _read(entry, tell)
         if index is not None:
             return index, True
@@ -69,7 +69,7 @@ def load_index(
     return index, False
 
 
-def cache_key(
+def _cache_key(
     sources: Sequence[RuleSource], errors: Sequence[RuleLoadError], variables: Mapping[str, str] | None
 ) -> str:
     """The hash naming the index of these rules files, read errors and variables on this engine."""
