@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +192,40 @@ def test_io_error_while_writing_is_kept_not_raised() -> None:
     sink.close()
     assert sink.error == f"{sink.path}: Input/output error"
     assert (sink.accepted, sink.written, sink.lost) == (3, 0, 3)
+
+
+def test_ctrl_c_ends_the_flows_seen_and_writes_every_event(tmp_path: Path) -> None:
+    """As Suricata does on SIGINT: reading stops, the flows seen so far end and their events are
+    written. The capture comes down a pipe that stays open, so fathom waits for more when the
+    signal comes."""
+    eve = tmp_path / "eve.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fathom.cli", "analyze", "-", "--eve", str(eve), "--quiet"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, as a shell gives a command
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write(DEMO.read_bytes())
+    proc.stdin.flush()
+    wait_until_reading_a_pipe(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
+    assert proc.wait(timeout=60) == 130
+    proc.stdin.close()
+    assert proc.stderr.read() == b"fathom: error: interrupted after 77 packets\n"
+    events = [json.loads(line) for line in eve.read_bytes().splitlines()]
+    assert len(events) == DEMO_EVENTS
+    assert sum(event["event_type"] == "flow" for event in events) == DEMO_FLOWS
+
+
+def wait_until_reading_a_pipe(pid: int) -> None:
+    """Until ``pid`` sleeps in a read from a pipe, having taken all there was."""
+    for _ in range(600):
+        with open(f"/proc/{pid}/wchan") as f:
+            if "pipe_read" in f.read():
+                time.sleep(0.2)  # and still does: not the first read of start-up
+                with open(f"/proc/{pid}/wchan") as f2:
+                    if "pipe_read" in f2.read():
+                        return
+        time.sleep(0.1)
+    raise AssertionError(f"process {pid} never waited on its pipe")

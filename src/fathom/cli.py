@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -15,8 +16,9 @@ from fathom.capture.pcapfile import CaptureError, open_capture
 from fathom.capture.source import PacketSource
 from fathom.config import ConfigError, DetectConfig, load_config
 from fathom.engine import Engine
-from fathom.events.file_sink import STDOUT, EveFileSink
+from fathom.events.file_sink import STDOUT
 from fathom.events.summary import FlowSummary
+from fathom.events.writer import EveWriter
 from fathom.host import LayerFactory
 
 if TYPE_CHECKING:
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
 
 # Files smaller than this finish before a progress bar would help.
 _PROGRESS_MIN_BYTES = 32 * 1024 * 1024
+
+
+INTERRUPTED = 128 + signal.SIGINT  # the shell's status for a command stopped by Ctrl-C
 
 
 def _error(message: str) -> int:
@@ -118,22 +123,29 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     writer = None
     if args.eve:
         try:
-            writer = EveFileSink(args.eve)
+            writer = EveWriter(args.eve)
         except OSError as exc:
             source.close()
             return _error(f"{args.eve}: {exc.strerror}")
         engine.add_sink(writer)
     started = time.perf_counter()
-    with source:
-        if not args.quiet and source.size >= _PROGRESS_MIN_BYTES and sys.stderr.isatty():
-            _run_with_progress(engine, source, os.path.basename(args.capture))
-        else:
-            engine.run(source)
-        engine.finish()
-        damage = source.error
+    interrupted = False
+    try:
+        with source:
+            try:
+                if not args.quiet and source.size >= _PROGRESS_MIN_BYTES and sys.stderr.isatty():
+                    _run_with_progress(engine, source, os.path.basename(args.capture))
+                else:
+                    engine.run(source)
+            except KeyboardInterrupt:
+                # Stop reading, as Suricata does, but end the flows seen so far and write their events.
+                interrupted = True
+            engine.finish()
+            damage = source.error
+    finally:
+        if writer is not None:
+            writer.close()
     seconds = time.perf_counter() - started
-    if writer is not None:
-        writer.close()
     if not args.quiet:
         from fathom.report import print_summary
 
@@ -143,6 +155,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         status = _error(damage)
     if writer is not None and writer.error:
         status = _error(f"{writer.error}; {writer.written:,} events written, {writer.lost:,} not written")
+    if interrupted:
+        _error(f"interrupted after {engine.packets:,} packets")
+        return INTERRUPTED
     return status
 
 
@@ -194,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
-        return 130
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def test_text_from_outside_is_escaped() -> None:
     engine, _, _ = make_engine()
     raw = bytes(Ether() / Dot1Q(vlan=7) / IP(src=CLIENT, dst=SERVER) / ICMP(type=8))
     engine.feed(raw, 0, len(raw), len(raw), 5.0, 1)
-    flow: Flow = next(iter(engine.flows.flows.values()))[0]
+    flow: Flow = next(iter(engine.flows.flows.values()))
     flow.app_proto = 'x"y\\z\n\u00e9'
     event = FlowEvent(flow, flow.last, 1)
     event.in_iface = 'eth0"}, "event_type": "alert'

@@ -197,3 +197,24 @@ def test_tcp_fast_open_data_on_syn_is_delivered() -> None:
     ack = Ether() / IP(src=CLIENT, dst=SERVER) / TCP(sport=1, dport=80, flags="PA", seq=47, ack=901) / b"late"
     feed(engine, [(1.0, syn), (1.1, synack), (1.2, ack)])
     assert consumer.stream(1, True) == b"earlylate"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "to_server"),
+    [
+        # One address and port talking to itself: one key, every packet to the server.
+        ((CLIENT, CLIENT, 5000, 5000), (CLIENT, CLIENT, 5000, 5000), (2, 0)),
+        # One address, two ports, and two addresses on one port: the packet's source decides.
+        ((CLIENT, CLIENT, 5000, 6000), (CLIENT, CLIENT, 6000, 5000), (1, 1)),
+        ((CLIENT, SERVER, 5000, 5000), (SERVER, CLIENT, 5000, 5000), (1, 1)),
+    ],
+)
+def test_direction_of_flows_whose_ends_share_an_address_or_port(
+    first: tuple[str, str, int, int], second: tuple[str, str, int, int], to_server: tuple[int, int]
+) -> None:
+    engine, _, sink = make_engine()
+    feed(engine, [udp(1.0, *first), udp(1.1, *second)])
+    assert (len(engine.flows), engine.flows.memuse) == (1, FLOW_COST_BYTES)
+    engine.finish()
+    (event,) = sink.events
+    assert (event["flow"]["pkts_toserver"], event["flow"]["pkts_toclient"]) == to_server

@@ -96,7 +96,7 @@ def test_layer_sees_headers_stream_bytes_and_gaps(tmp_path: Path) -> None:
     conv.cseq += 5  # five bytes the capture never saw
     conv.client_sends(b"three").server_acks().server_sends(b"reply")
     feed(engine, conv.packets)
-    flow = next(iter(engine.flows.flows.values()))[0]
+    flow = next(iter(engine.flows.flows.values()))
     state = probe.slot.get(flow)
     assert state is not None
     assert state.syn_ttls == [64, 64]

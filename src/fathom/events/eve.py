@@ -37,7 +37,7 @@ TCP_FLAGS_JSON = tuple("".join(f',"{n}":true' for n in names) for names in TCP_F
 
 # Address text by packed address: hosts recur across flows. Cleared when full, so bounded.
 _IP_TEXT: dict[bytes, str] = {}
-_IP_TEXT_MAX = 65536
+_IP_TEXT_MAX = 4096
 
 
 def ip_text(addr: bytes) -> str:
@@ -54,36 +54,60 @@ def json_string(text: str) -> str:
     return orjson.dumps(text).decode()
 
 
-def flow_community_id(flow: Flow) -> str:
-    if flow.proto in _PORT_PROTOS:
-        return community_id_ports(flow.src, flow.dst, flow.sport, flow.dport, flow.proto)
-    if flow.proto in _ICMP_PROTOS:
-        return community_id_v1(flow.src, flow.dst, max(flow.icmp_type, 0), max(flow.icmp_code, 0), flow.proto)
-    return community_id_v1(flow.src, flow.dst, 0, 0, flow.proto)
+# What every event about a flow says about the flow: (serial, start, src, dst, sport, dport, proto,
+# vlan, icmp_type, icmp_code), client first. Plain values, so the EVE writer process can take it.
+FlowIdentity = tuple[int, float, bytes, bytes, int, int, int, int, int, int]
+
+
+def flow_identity(flow: Flow) -> FlowIdentity:
+    return (
+        flow.serial,
+        flow.start,
+        flow.src,
+        flow.dst,
+        flow.sport,
+        flow.dport,
+        flow.proto,
+        flow.vlan,
+        flow.icmp_type,
+        flow.icmp_code,
+    )
 
 
 def header_json(
-    flow: Flow, timestamp: str, event_type: str, in_iface: str | None, pcap_cnt: int, to_server: bool = True
+    ident: FlowIdentity,
+    timestamp: str,
+    event_type: str,
+    in_iface: str | None,
+    pcap_cnt: int,
+    to_server: bool = True,
 ) -> str:
-    """The opening members of an event about ``flow``, without the closing brace. The addresses
-    are the flow's (client first) or, for an event about a packet to the client, the packet's."""
-    iface = "" if in_iface is None else f',"in_iface":{json_string(in_iface)}'
-    vlan = f',"vlan":{vlan_ids(flow.vlan)}'.replace(" ", "") if flow.vlan else ""
-    src, dst, sport, dport = flow.src, flow.dst, flow.sport, flow.dport
-    if not to_server:
-        src, dst, sport, dport = dst, src, dport, sport
-    proto = flow.proto
+    """The opening members of an event about the flow ``ident``, without the closing brace. The
+    addresses are the flow's (client first) or, for an event about a packet to the client, the
+    packet's."""
+    serial, start, src, dst, sport, dport, proto, vlan, icmp_type, icmp_code = ident
     if proto in _PORT_PROTOS:
+        community_id = community_id_ports(src, dst, sport, dport, proto)
+        if not to_server:
+            src, dst, sport, dport = dst, src, dport, sport
         ends = f'"src_ip":"{ip_text(src)}","src_port":{sport},"dest_ip":"{ip_text(dst)}","dest_port":{dport}'
     else:
+        if proto in _ICMP_PROTOS:
+            community_id = community_id_v1(src, dst, max(icmp_type, 0), max(icmp_code, 0), proto)
+        else:
+            community_id = community_id_v1(src, dst, 0, 0, proto)
+        if not to_server:
+            src, dst = dst, src
         ends = f'"src_ip":"{ip_text(src)}","dest_ip":"{ip_text(dst)}"'
+    iface = "" if in_iface is None else f',"in_iface":{json_string(in_iface)}'
+    vlans = f',"vlan":{vlan_ids(vlan)}'.replace(" ", "") if vlan else ""
     extra = ""
-    if proto in _ICMP_PROTOS and flow.icmp_type >= 0:
-        extra = f',"icmp_type":{flow.icmp_type},"icmp_code":{flow.icmp_code}'
+    if icmp_type >= 0 and proto in _ICMP_PROTOS:
+        extra = f',"icmp_type":{icmp_type},"icmp_code":{icmp_code}'
     if pcap_cnt:
         extra += f',"pcap_cnt":{pcap_cnt}'
     return (
-        f'{{"timestamp":"{timestamp}","flow_id":{flow_id(flow.serial, flow.start)}{iface},'
-        f'"event_type":"{event_type}"{vlan},{ends},"proto":"{PROTO_TEXT[proto]}"{extra},'
-        f'"community_id":"{flow_community_id(flow)}"'
+        f'{{"timestamp":"{timestamp}","flow_id":{flow_id(serial, start)}{iface},'
+        f'"event_type":"{event_type}"{vlans},{ends},"proto":"{PROTO_TEXT[proto]}"{extra},'
+        f'"community_id":"{community_id}"'
     )

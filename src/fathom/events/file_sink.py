@@ -21,17 +21,25 @@ _CHUNK = 64 * 1024
 STDOUT = "-"
 
 
+def open_eve(path: str) -> int:
+    """Create or truncate the EVE file ``path``; return its descriptor. Raises OSError."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+
+
 class EveFileSink:
     __slots__ = ("_fd", "_pending", "_pending_bytes", "_regular", "accepted", "error", "path", "written")
 
-    def __init__(self, path: str) -> None:
-        """Open (create or truncate) ``path``; ``-`` is standard output. Raises OSError."""
+    def __init__(self, path: str, fd: int | None = None) -> None:
+        """Open (create or truncate) ``path``, or write to ``fd`` already opened for it; ``-`` is
+        standard output. Raises OSError."""
         self.path = path
-        if path == STDOUT:
+        if fd is not None:
+            self._fd = fd
+        elif path == STDOUT:
             sys.stdout.flush()
             self._fd = sys.stdout.fileno()
         else:
-            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            self._fd = open_eve(path)
         self._regular = stat.S_ISREG(os.fstat(self._fd).st_mode)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -46,10 +54,13 @@ class EveFileSink:
         return self.accepted - self.written - len(self._pending)
 
     def emit(self, event: Event) -> None:
+        self.write(event.json())
+
+    def write(self, data: bytes) -> None:
+        """Write one event's line."""
         self.accepted += 1
         if self.error is not None:
             return
-        data = event.json()
         self._pending.append(data)
         self._pending_bytes += len(data)
         if self._pending_bytes >= _CHUNK:

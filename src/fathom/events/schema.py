@@ -1,5 +1,9 @@
 """Typed event records. Each builds its EVE JSON line once, on first use, and the same bytes go to
-every sink; sinks that count (the summary, metrics) read the typed fields instead."""
+every sink; sinks that count (the summary, metrics) read the typed fields instead.
+
+For a sink in another process, :meth:`Event.record` gives the event as plain values: its line,
+or for the flow event (one per flow, the bulk of the output) the values its line is made of, so
+that the other process renders it."""
 
 from __future__ import annotations
 
@@ -8,7 +12,14 @@ from typing import Any, ClassVar
 import orjson
 
 from fathom.decode.packet import PROTO_TCP
-from fathom.events.eve import TCP_FLAGS_HEX, TCP_FLAGS_JSON, header_json, json_string
+from fathom.events.eve import (
+    TCP_FLAGS_HEX,
+    TCP_FLAGS_JSON,
+    FlowIdentity,
+    flow_identity,
+    header_json,
+    json_string,
+)
 from fathom.events.timefmt import eve_timestamp
 from fathom.flow.flow import STATE_NAMES, TCP_STATE_NAMES, Flow
 
@@ -37,6 +48,11 @@ class Event:
             data = self._json = self.render()
         return data
 
+    def record(self) -> EventRecord:
+        """The event as plain values, for a sink in another process: its line, or what
+        :func:`render_record` makes it from."""
+        return self.json()
+
 
 class FlowScopedEvent(Event):
     """An event about one flow: it starts with the flow's addresses, ids and Community ID. Subclasses
@@ -58,7 +74,7 @@ class FlowScopedEvent(Event):
 
     def header(self) -> str:
         return header_json(
-            self.flow,
+            flow_identity(self.flow),
             eve_timestamp(self.timestamp),
             self.event_type,
             self.in_iface,
@@ -76,36 +92,75 @@ class FlowScopedEvent(Event):
         return {}
 
 
+# A flow event as plain values: the flow's identity (FlowIdentity's ten values, flat); its last
+# packet's time; the interface name and packet number; packets and bytes to server and to client;
+# state and end reason; whether it alerted; its app_proto; TCP flags to server and to client, TCP
+# state and whether it started mid-stream.
+FlowRecord = tuple[
+    int, float, bytes, bytes, int, int, int, int, int, int,
+    float, str | None, int, int, int, int, int, str, str, bool, str | None, int, int, int, bool,
+]  # fmt: skip
+EventRecord = bytes | FlowRecord
+
+
 class FlowEvent(FlowScopedEvent):
     """The ``flow`` event, written once when a flow ends: at its last packet."""
 
     __slots__ = ()
     event_type = "flow"
 
-    def render(self) -> bytes:
+    def record(self) -> FlowRecord:
         flow = self.flow
-        end = eve_timestamp(flow.last)
-        app = f',"app_proto":{json_string(flow.app_proto)}' if flow.app_proto else ""
-        state = "bypassed" if flow.bypassed else STATE_NAMES[flow.state]
-        alerted = "true" if flow.alerted else "false"
-        header = header_json(flow, end, "flow", self.in_iface, self.pcap_cnt)
-        line = (
-            f'{header}{app},"flow":{{"pkts_toserver":{flow.pkts_ts},"pkts_toclient":{flow.pkts_tc},'
-            f'"bytes_toserver":{flow.bytes_ts},'
-            f'"bytes_toclient":{flow.bytes_tc},"start":"{eve_timestamp(flow.start)}","end":"{end}",'
-            f'"age":{int(flow.last - flow.start)},"state":"{state}","reason":"{flow.end_reason}",'
-            f'"alerted":{alerted}}}'
+        return (
+            *flow_identity(flow),
+            flow.last,
+            self.in_iface,
+            self.pcap_cnt,
+            flow.pkts_ts,
+            flow.pkts_tc,
+            flow.bytes_ts,
+            flow.bytes_tc,
+            "bypassed" if flow.bypassed else STATE_NAMES[flow.state],
+            flow.end_reason,
+            flow.alerted,
+            flow.app_proto,
+            flow.tcp_flags_ts,
+            flow.tcp_flags_tc,
+            flow.tcp_state,
+            flow.midstream,
         )
-        if flow.proto == PROTO_TCP:
-            line += _tcp_json(flow)
-        return (line + "}\n").encode()
+
+    def render(self) -> bytes:
+        return render_flow(self.record())
 
 
-def _tcp_json(flow: Flow) -> str:
-    both = flow.tcp_flags_ts | flow.tcp_flags_tc
-    midstream = ',"midstream":true' if flow.midstream else ""
-    return (
-        f',"tcp":{{"tcp_flags":"{TCP_FLAGS_HEX[both]}","tcp_flags_ts":"{TCP_FLAGS_HEX[flow.tcp_flags_ts]}",'
-        f'"tcp_flags_tc":"{TCP_FLAGS_HEX[flow.tcp_flags_tc]}"{TCP_FLAGS_JSON[both]},'
-        f'"state":"{TCP_STATE_NAMES[flow.tcp_state]}"{midstream}}}'
+def render_record(record: EventRecord) -> bytes:
+    """The EVE line of an event given by :meth:`Event.record`."""
+    return record if isinstance(record, bytes) else render_flow(record)
+
+
+def render_flow(record: FlowRecord) -> bytes:
+    """The EVE line of a flow event."""
+    ident: FlowIdentity = record[:10]
+    (
+        last, in_iface, pcap_cnt, pkts_ts, pkts_tc, bytes_ts, bytes_tc, state, reason, alerted,
+        app_proto, flags_ts, flags_tc, tcp_state, midstream,
+    ) = record[10:]  # fmt: skip
+    start = ident[1]
+    end = eve_timestamp(last)
+    app = f',"app_proto":{json_string(app_proto)}' if app_proto else ""
+    line = (
+        f'{header_json(ident, end, "flow", in_iface, pcap_cnt)}{app},"flow":{{"pkts_toserver":{pkts_ts},'
+        f'"pkts_toclient":{pkts_tc},"bytes_toserver":{bytes_ts},"bytes_toclient":{bytes_tc},'
+        f'"start":"{eve_timestamp(start)}","end":"{end}","age":{int(last - start)},"state":"{state}",'
+        f'"reason":"{reason}","alerted":{"true" if alerted else "false"}}}'
     )
+    if ident[6] == PROTO_TCP:
+        both = flags_ts | flags_tc
+        midstream_member = ',"midstream":true' if midstream else ""
+        line += (
+            f',"tcp":{{"tcp_flags":"{TCP_FLAGS_HEX[both]}","tcp_flags_ts":"{TCP_FLAGS_HEX[flags_ts]}",'
+            f'"tcp_flags_tc":"{TCP_FLAGS_HEX[flags_tc]}"{TCP_FLAGS_JSON[both]},'
+            f'"state":"{TCP_STATE_NAMES[tcp_state]}"{midstream_member}}}'
+        )
+    return (line + "}\n").encode()

@@ -1,7 +1,7 @@
 """The flow table: bidirectional lookup, per-state timeouts and a hard cap with eviction.
 
-Each flow is filed under both of its directional keys, so a packet costs one dict lookup and the
-entry says which way it travels. Keys are (src, dst, sport, dport, proto, vlan, interface).
+Each flow is filed under both of its directional keys, so a packet costs one dict lookup; the
+packet's source says which way it travels. Keys are (src, dst, sport, dport, proto, vlan, interface).
 Expiry and eviction go through an :class:`IdleIndex`: O(1) per packet whatever the table size, and
 the memory cap ends the longest-idle flows first.
 """
@@ -69,6 +69,7 @@ class FlowTable:
     __slots__ = (
         "flows",
         "idle",
+        "live",
         "memcap",
         "next_expiry",
         "on_end",
@@ -95,7 +96,8 @@ class FlowTable:
         self.on_packet = packet_hook(layer)
         self.on_flow_end = end_hook(layer)
         self.on_end = on_end
-        self.flows: dict[FlowKey, tuple[Flow, bool]] = {}
+        self.flows: dict[FlowKey, Flow] = {}
+        self.live = 0
         self.idle = IdleIndex()
         self.memcap = flow.memcap
         self.udp_timeouts = flow.udp
@@ -107,7 +109,7 @@ class FlowTable:
         self.next_expiry = 0.0
 
     def __len__(self) -> int:
-        return len(self.flows) >> 1
+        return self.live
 
     @property
     def stream_stats(self) -> StreamStats:
@@ -117,16 +119,17 @@ class FlowTable:
     def memuse(self) -> int:
         """Bytes held by live flows and their stream directions."""
         streams = self.tcp.streams_created - self.stats.streams_freed
-        return len(self) * FLOW_COST_BYTES + streams * STREAM_COST_BYTES
+        return self.live * FLOW_COST_BYTES + streams * STREAM_COST_BYTES
 
     def process(self, pkt: Packet) -> None:
         """Account one decoded packet to its flow (creating it if needed) and pass it up."""
         ts = pkt.ts
-        entry = self.flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.vlan, pkt.iface))
-        if entry is None:
+        flow = self.flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.vlan, pkt.iface))
+        if flow is None:
             flow, to_server = self._create(pkt)
         else:
-            flow, to_server = entry
+            # A flow between one address and port and itself has one key: it reads as to-server.
+            to_server = pkt.sport == flow.sport and pkt.src == flow.src
             if ts - flow.last > flow.timeout:
                 self._end(flow, END_TIMEOUT)
                 flow, to_server = self._create(pkt)
@@ -186,9 +189,8 @@ class FlowTable:
         fwd = (src, dst, sport, dport, proto, pkt.vlan, pkt.iface)
         rev = (dst, src, dport, sport, proto, pkt.vlan, pkt.iface)
         flow.keys = (fwd, rev)
-        # A flow between one address and port and itself has one key; it must read as to-server.
-        self.flows[rev] = (flow, False)
-        self.flows[fwd] = (flow, True)
+        self.flows[fwd] = self.flows[rev] = flow
+        self.live += 1
         self.stats.created += 1
         if proto == PROTO_TCP:
             self.tcp.open(flow, pkt)
@@ -205,6 +207,7 @@ class FlowTable:
         if keys is None:
             return
         flow.keys = None
+        self.live -= 1
         self.flows.pop(keys[0], None)
         self.flows.pop(keys[1], None)
         flow.end_reason = reason
@@ -246,7 +249,7 @@ class FlowTable:
 
     def flush(self) -> None:
         """The capture ended: end every remaining flow."""
-        for flow in [flow for flow, to_server in self.flows.values() if to_server]:
+        for flow in list(dict.fromkeys(self.flows.values())):
             self._end(flow, END_SHUTDOWN)
 
 
