@@ -55,6 +55,9 @@ class EveWriter:
                 # over what it has; the writer finishes and reports.
                 process_group=0,
             )
+        except BaseException:
+            os.close(results)
+            raise
         finally:
             os.close(results_w)
             if path != STDOUT:
