@@ -85,7 +85,7 @@ class IdleIndex:
                 self.visits += len(bucket)
                 for flow in bucket:
                     # Skip entries that are no longer the flow's filing (or whose flow ended).
-                    if flow.idle_key != key or flow.idle_class != timeout or flow.keys is None:
+                    if flow.idle_key != key or flow.idle_class != timeout or flow.key is None:
                         continue
                     if now - flow.last > flow.timeout:
                         end(flow, END_TIMEOUT)
@@ -105,7 +105,7 @@ class IdleIndex:
             visited = 0
             for flow in bucket:
                 visited += 1
-                if flow.idle_key != key or flow.idle_class != timeout or flow.keys is None:
+                if flow.idle_key != key or flow.idle_class != timeout or flow.key is None:
                     continue
                 if flow.last < moved_on:
                     end(flow, END_FORCED)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fathom.flow.stream import StreamDirection
 
-# Directional table key: (src, dst, sport, dport, proto, vlan, interface).
+# Table key: (src, dst, sport, dport, proto, vlan, interface), the lower endpoint first.
 FlowKey = tuple[bytes, bytes, int, int, int, int, int]
 
 # Flow states, ordered so that "at least established" is a comparison.
@@ -45,6 +45,7 @@ class Flow:
         "bypassed",
         "bytes_tc",
         "bytes_ts",
+        "client_low",
         "dport",
         "dst",
         "end_reason",
@@ -56,7 +57,7 @@ class Flow:
         "idle_key",
         "iface",
         "ip_version",
-        "keys",
+        "key",
         "last",
         "last_pcap_cnt",
         "midstream",
@@ -136,8 +137,10 @@ class Flow:
         self.idle_class = 0.0
         self.idle_key = 0
         self.end_reason = ""
-        # The table keys (both directions) under which this flow is filed.
-        self.keys: tuple[FlowKey, FlowKey] | None = None
+        # The table key under which this flow is filed (None once it ended), and whether the client
+        # is the key's first endpoint.
+        self.key: FlowKey | None = None
+        self.client_low = True
 
     @property
     def state_name(self) -> str:

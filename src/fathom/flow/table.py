@@ -1,7 +1,9 @@
 """The flow table: bidirectional lookup, per-state timeouts and a hard cap with eviction.
 
-Each flow is filed under both of its directional keys, so a packet costs one dict lookup; the
-packet's source says which way it travels. Keys are (src, dst, sport, dport, proto, vlan, interface).
+Each flow is filed under one key, its endpoints in a fixed order (the lower address, or port when
+the addresses are equal, first): a packet costs one comparison and one dict lookup, and which side
+of the key it came from says which way it travels. Keys are (src, dst, sport, dport, proto, vlan,
+interface).
 Expiry and eviction go through an :class:`IdleIndex`: O(1) per packet whatever the table size, and
 the memory cap ends the longest-idle flows first.
 """
@@ -38,8 +40,8 @@ from fathom.flow.tcp import TcpTracker, bypass
 
 FlowEndHandler = Callable[[Flow], None]
 
-# Memory one flow holds (the Flow, its two table entries and key tuples, its expiry entry: about
-# 810 bytes measured with tracemalloc on CPython 3.11, plus allocator overhead that RSS shows) and
+# Memory one flow holds (the Flow, its table entry and key tuple, its expiry entry: about
+# 640 bytes measured with tracemalloc on CPython 3.11, plus allocator overhead that RSS shows) and
 # one TCP stream direction (217 bytes), rounded up. Queued out-of-order data is bounded separately
 # by the stream memcap.
 FLOW_COST_BYTES = 1000
@@ -125,18 +127,23 @@ class FlowTable:
     def process(self, pkt: Packet) -> None:
         """Account one decoded packet to its flow (creating it if needed) and pass it up."""
         ts = pkt.ts
-        flow = self.flows.get((pkt.src, pkt.dst, pkt.sport, pkt.dport, pkt.proto, pkt.vlan, pkt.iface))
-        if flow is None:
-            flow, to_server = self._create(pkt)
+        src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
+        low = src < dst or (src == dst and sport <= dport)
+        if low:
+            key = (src, dst, sport, dport, pkt.proto, pkt.vlan, pkt.iface)
         else:
-            # A flow between one address and port and itself has one key: it reads as to-server.
-            to_server = pkt.sport == flow.sport and pkt.src == flow.src
+            key = (dst, src, dport, sport, pkt.proto, pkt.vlan, pkt.iface)
+        flow = self.flows.get(key)
+        if flow is None:
+            flow, to_server = self._create(pkt, key, low)
+        else:
+            to_server = low == flow.client_low
             if ts - flow.last > flow.timeout:
                 self._end(flow, END_TIMEOUT)
-                flow, to_server = self._create(pkt)
+                flow, to_server = self._create(pkt, key, low)
             elif pkt.tcp_flags & TH_SYN and pkt.proto == PROTO_TCP and self.tcp.is_reuse(flow, pkt):
                 self._end(flow, END_TCP_REUSE)
-                flow, to_server = self._create(pkt)
+                flow, to_server = self._create(pkt, key, low)
         flow.last = ts
         flow.last_pcap_cnt = pkt.pcap_cnt
         if to_server:
@@ -163,8 +170,9 @@ class FlowTable:
         if ts >= self.next_expiry:
             self.expire(ts)
 
-    def _create(self, pkt: Packet) -> tuple[Flow, bool]:
-        """Start a flow with ``pkt``; return it and whether ``pkt`` travels to the server."""
+    def _create(self, pkt: Packet, key: FlowKey, low: bool) -> tuple[Flow, bool]:
+        """Start a flow with ``pkt``, filed under ``key`` (``low``: ``pkt`` comes from its first
+        endpoint); return it and whether ``pkt`` travels to the server."""
         if self.memuse + FLOW_COST_BYTES > self.memcap:
             self._make_room(pkt.ts)
         src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
@@ -187,10 +195,10 @@ class FlowTable:
             pkt.pcap_cnt,
             self.slot_count,
         )
-        fwd = (src, dst, sport, dport, proto, pkt.vlan, pkt.iface)
-        rev = (dst, src, dport, sport, proto, pkt.vlan, pkt.iface)
-        flow.keys = (fwd, rev)
-        self.flows[fwd] = self.flows[rev] = flow
+        # A flow between one address and port and itself reads as to-server throughout.
+        flow.client_low = low != from_server or (src == dst and sport == dport)
+        flow.key = key
+        self.flows[key] = flow
         self.live += 1
         self.stats.created += 1
         if proto == PROTO_TCP:
@@ -204,13 +212,12 @@ class FlowTable:
         return flow, not from_server
 
     def _end(self, flow: Flow, reason: str) -> None:
-        keys = flow.keys
-        if keys is None:
+        key = flow.key
+        if key is None:
             return
-        flow.keys = None
+        flow.key = None
         self.live -= 1
-        self.flows.pop(keys[0], None)
-        self.flows.pop(keys[1], None)
+        del self.flows[key]
         flow.end_reason = reason
         stats = self.stats
         if flow.proto == PROTO_TCP:
@@ -250,7 +257,7 @@ class FlowTable:
 
     def flush(self) -> None:
         """The capture ended: end every remaining flow."""
-        for flow in list(dict.fromkeys(self.flows.values())):
+        for flow in list(self.flows.values()):
             self._end(flow, END_SHUTDOWN)
 
 
