@@ -1,0 +1,84 @@
+"""How each service the wizard names is written out: Suricata's ``app_proto``, and nDPI's protocol
+name and category for the flow event's ``app`` object.
+
+Services are named in Snort's words (``ssl``, ``netbios-ssn``) where Snort has one, because rules
+gate on them; Suricata's ``app_proto`` differs for a few. nDPI's names and categories are those of
+its protocol table (``ndpi_main.c``), as nDPI prints them (``[proto: 91/TLS][cat: Web/5]``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class AppInfo(NamedTuple):
+    """What a flow of one service is called: EVE's ``app_proto`` and nDPI's protocol and category."""
+
+    app_proto: str
+    protocol: str
+    category: str
+
+
+def _entries() -> dict[str, AppInfo]:
+    rows = (
+        # service, app_proto (Suricata's name, else the service's), nDPI protocol, nDPI category
+        ("bittorrent", "bittorrent", "BitTorrent", "Download"),
+        ("dce_http_proxy", "dcerpc", "DCE_RPC", "RPC"),
+        ("dce_http_server", "dcerpc", "DCE_RPC", "RPC"),
+        ("dcerpc", "dcerpc", "DCE_RPC", "RPC"),
+        ("dhcp", "dhcp", "DHCP", "Network"),
+        ("dnp3", "dnp3", "DNP3", "IoT-Scada"),
+        ("dns", "dns", "DNS", "Network"),
+        ("dtls", "dtls", "DTLS", "Web"),
+        ("ftp", "ftp", "FTP_CONTROL", "Download"),
+        ("ftp-data", "ftp-data", "FTP_DATA", "Download"),
+        ("http", "http", "HTTP", "Web"),
+        ("http2", "http2", "HTTP2", "Web"),
+        ("icmp", "icmp", "ICMP", "Network"),
+        ("imap", "imap", "IMAP", "Email"),
+        ("irc", "irc", "IRC", "Chat"),
+        ("kerberos", "krb5", "Kerberos", "Network"),
+        ("ldap", "ldap", "LDAP", "System"),
+        ("mdns", "mdns", "MDNS", "Network"),
+        ("modbus", "modbus", "Modbus", "IoT-Scada"),
+        ("mqtt", "mqtt", "MQTT", "RPC"),
+        ("mysql", "mysql", "MySQL", "Database"),
+        ("netbios-dgm", "netbios-dgm", "NetBIOS", "System"),
+        ("netbios-ns", "netbios-ns", "NetBIOS", "System"),
+        ("netbios-ssn", "smb", "SMBv23", "System"),
+        ("nntp", "nntp", "NNTP", "Email"),
+        ("ntp", "ntp", "NTP", "System"),
+        ("openvpn", "openvpn", "OpenVPN", "VPN"),
+        ("pop3", "pop3", "POP3", "Email"),
+        ("postgresql", "pgsql", "PostgreSQL", "Database"),
+        ("quic", "quic", "QUIC", "Web"),
+        ("rdp", "rdp", "RDP", "RemoteAccess"),
+        ("redis", "redis", "RESP", "Database"),
+        ("rtp", "rtp", "RTP", "Media"),
+        ("rtsp", "rtsp", "RTSP", "Media"),
+        ("sip", "sip", "SIP", "VoIP"),
+        ("smtp", "smtp", "SMTP", "Email"),
+        ("snmp", "snmp", "SNMP", "Network"),
+        ("ssdp", "ssdp", "SSDP", "System"),
+        ("ssh", "ssh", "SSH", "RemoteAccess"),
+        ("ssl", "tls", "TLS", "Web"),
+        ("stun", "stun", "STUN", "Network"),
+        ("sunrpc", "sunrpc", "RPC", "RPC"),
+        ("syslog", "syslog", "Syslog", "System"),
+        ("tds", "tds", "MsSQL-TDS", "Database"),
+        ("telnet", "telnet", "Telnet", "RemoteAccess"),
+        ("tftp", "tftp", "TFTP", "DataTransfer"),
+        ("wins", "wins", "WINS", "System"),
+        ("wireguard", "wireguard", "WireGuard", "VPN"),
+    )
+    return {service: AppInfo(app_proto, protocol, category) for service, app_proto, protocol, category in rows}
+
+
+CATALOG = _entries()
+
+
+def app_info(service: str) -> AppInfo:
+    """How flows of ``service`` are written out; a service without an entry keeps its own name,
+    uncategorised as nDPI says it."""
+    info = CATALOG.get(service)
+    return info if info is not None else AppInfo(service, service, "Unspecified")
