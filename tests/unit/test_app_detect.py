@@ -44,6 +44,7 @@ def test_http_sections_reach_the_rules_that_read_them(tmp_path: Path) -> None:
     assert alerts == [(2, 6), (1, 6), (5, 6), (4, 7), (3, 7)]
     (flow,) = [e for e in sink.events if e["event_type"] == "flow"]
     assert flow["app_proto"] == "http"
+    assert flow["app"] == {"protocol": "HTTP", "application": None, "category": "Web"}
 
 
 def test_sections_of_a_stream_picked_up_midstream_go_at_once(tmp_path: Path) -> None:

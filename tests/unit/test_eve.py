@@ -10,7 +10,7 @@ from scapy.layers.l2 import Dot1Q, Ether
 from fathom.events.schema import FlowEvent
 from fathom.events.timefmt import eve_timestamp
 from fathom.flow.community_id import community_id_v1
-from fathom.flow.flow import Flow
+from fathom.flow.flow import AppName, Flow
 from tests.traffic import CLIENT, SERVER, TcpConversation, feed, make_engine, udp
 
 
@@ -105,13 +105,14 @@ def test_text_from_outside_is_escaped() -> None:
     raw = bytes(Ether() / Dot1Q(vlan=7) / IP(src=CLIENT, dst=SERVER) / ICMP(type=8))
     engine.feed(raw, 0, len(raw), len(raw), 5.0, 1)
     flow: Flow = next(iter(engine.flows.flows.values()))
-    flow.app_proto = 'x"y\\z\n\u00e9'
+    flow.app = AppName('x"y\\z\n\u00e9', "P\u00e9</script>", 'c"at')
     event = FlowEvent(flow, flow.last, 1)
     event.in_iface = 'eth0"}, "event_type": "alert'
     decoded = orjson.loads(event.json())
     assert decoded["in_iface"] == 'eth0"}, "event_type": "alert'
     assert decoded["event_type"] == "flow"
     assert decoded["app_proto"] == 'x"y\\z\n\u00e9'
+    assert decoded["app"] == {"protocol": "P\u00e9</script>", "application": None, "category": 'c"at'}
     assert decoded["vlan"] == [7]
     assert (decoded["icmp_type"], decoded["icmp_code"]) == (8, 0)
     assert "src_port" not in decoded

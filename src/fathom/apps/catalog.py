@@ -8,18 +8,10 @@ its protocol table (``ndpi_main.c``), as nDPI prints them (``[proto: 91/TLS][cat
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from fathom.flow.flow import AppName
 
 
-class AppInfo(NamedTuple):
-    """What a flow of one service is called: EVE's ``app_proto`` and nDPI's protocol and category."""
-
-    app_proto: str
-    protocol: str
-    category: str
-
-
-def _entries() -> dict[str, AppInfo]:
+def _entries() -> dict[str, AppName]:
     rows = (
         # service, app_proto (Suricata's name, else the service's), nDPI protocol, nDPI category
         ("bittorrent", "bittorrent", "BitTorrent", "Download"),
@@ -71,14 +63,14 @@ def _entries() -> dict[str, AppInfo]:
         ("wins", "wins", "WINS", "System"),
         ("wireguard", "wireguard", "WireGuard", "VPN"),
     )
-    return {service: AppInfo(app_proto, protocol, category) for service, app_proto, protocol, category in rows}
+    return {service: AppName(*names) for service, *names in rows}
 
 
 CATALOG = _entries()
 
 
-def app_info(service: str) -> AppInfo:
+def app_name(service: str) -> AppName:
     """How flows of ``service`` are written out; a service without an entry keeps its own name,
     uncategorised as nDPI says it."""
     info = CATALOG.get(service)
-    return info if info is not None else AppInfo(service, service, "Unspecified")
+    return info if info is not None else AppName(service, service, "Unspecified")

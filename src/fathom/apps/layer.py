@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from fathom.apps.catalog import app_name
 from fathom.apps.http import HttpConnection, HttpEvent, RequestBody, RequestHeaders, ResponseBody
 from fathom.apps.http_buffers import (
     REQUEST_BODY,
@@ -43,9 +44,6 @@ from fathom.decode.packet import PROTO_TCP, TH_ACK, TH_SYN, Buffer, Packet
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
-
-# Snort's service names where Suricata's app_proto differs.
-_APP_PROTO = {"ssl": "tls", "netbios-ssn": "smb", "dce_tcp": "dcerpc", "dce_udp": "dcerpc"}
 
 # The section name of a PDU that is not an HTTP message section.
 STREAM_PDU = "stream"
@@ -79,7 +77,7 @@ class _Unflushed:
 class AppState:
     __slots__ = ("cutter", "http", "pending", "service", "streams", "tls", "wizard")
 
-    def __init__(self) -> None:
+    def __init__(self, keep_streams: bool) -> None:
         self.wizard = WizardState()
         self.http: HttpConnection | None = HttpConnection()
         self.pending: list[_Pending] = []
@@ -88,7 +86,9 @@ class AppState:
         # How the streams are cut, once an inspector other than HTTP's has the flow.
         self.cutter: Cutter | None = None
         # To the client, to the server; None once no stream PDU can come from the flow.
-        self.streams: tuple[_Unflushed, _Unflushed] | None = (_Unflushed(), _Unflushed())
+        self.streams: tuple[_Unflushed, _Unflushed] | None = (
+            (_Unflushed(), _Unflushed()) if keep_streams else None
+        )
         # What the SSL inspector has seen of a TLS flow (tls_state flags).
         self.tls = 0
 
@@ -156,19 +156,17 @@ class AppLayer(Layer):
     def _state(self, flow: Flow) -> AppState:
         state = self.slot.get(flow)
         if state is None:
-            state = AppState()
+            inspected = flow.proto == PROTO_TCP and self.on_pdu is not None
+            state = AppState(inspected)
             state.service = PORT_BOUND.get((flow.proto, flow.dport))
-            if flow.proto == PROTO_TCP and self.on_pdu is not None:
-                if state.service is not None:
-                    state.cutter = CUTTERS[state.service]
-            else:
-                state.streams = None
+            if inspected and state.service is not None:
+                state.cutter = CUTTERS[state.service]
             self.slot.set(flow, state)
         return state
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
         if pkt.proto != PROTO_TCP:
-            if pkt.payload_len and flow.app_proto is None:
+            if pkt.payload_len and flow.app is None:
                 self._identify(flow, self._state(flow), to_server, pkt.payload(), pkt.proto)
             return
         # A SYN-ACK flushes nothing, even when it acknowledges data sent with the SYN (TCP Fast
@@ -194,7 +192,7 @@ class AppLayer(Layer):
                 self._emit(flow, to_server, bytes(data))
             else:
                 self._keep(flow, state, streams[to_server], to_server, data)
-        if flow.app_proto is None:
+        if flow.app is None:
             self._identify(flow, state, to_server, data, PROTO_TCP)
         http = state.http
         if http is None:
@@ -241,7 +239,7 @@ class AppLayer(Layer):
                 if stream.data and stream.last_flush:
                     self._emit(flow, to_server, bytes(stream.data))
                 stream.data.clear()
-        if flow.app_proto is None:
+        if flow.app is None:
             self._publish(flow, self.wizard.finish(state.wizard, flow.proto, flow.sport, flow.dport))
 
     def _keep(
@@ -285,7 +283,7 @@ class AppLayer(Layer):
     @staticmethod
     def _publish(flow: Flow, service: str | None) -> None:
         if service is not None:
-            flow.app_proto = _APP_PROTO.get(service, service)
+            flow.app = app_name(service)
 
     def _end_http(self, flow: Flow, state: AppState) -> None:
         """HTTP is over on the flow: the requests that got no response are logged now."""

@@ -94,11 +94,12 @@ class FlowScopedEvent(Event):
 
 # A flow event as plain values: the flow's identity (FlowIdentity's ten values, flat); its last
 # packet's time; the interface name and packet number; packets and bytes to server and to client;
-# state and end reason; whether it alerted; its app_proto; TCP flags to server and to client, TCP
-# state and whether it started mid-stream.
+# state and end reason; whether it alerted; what it speaks (app_proto, nDPI protocol and category,
+# as a plain tuple); TCP flags to server and to client, TCP state and whether it started mid-stream.
 FlowRecord = tuple[
     int, float, bytes, bytes, int, int, int, int, int, int,
-    float, str | None, int, int, int, int, int, str, str, bool, str | None, int, int, int, bool,
+    float, str | None, int, int, int, int, int, str, str, bool, tuple[str, str, str] | None, int, int, int,
+    bool,
 ]  # fmt: skip
 EventRecord = bytes | FlowRecord
 
@@ -123,7 +124,7 @@ class FlowEvent(FlowScopedEvent):
             "bypassed" if flow.bypassed else STATE_NAMES[flow.state],
             flow.end_reason,
             flow.alerted,
-            flow.app_proto,
+            None if flow.app is None else (flow.app.app_proto, flow.app.protocol, flow.app.category),
             flow.tcp_flags_ts,
             flow.tcp_flags_tc,
             flow.tcp_state,
@@ -139,16 +140,23 @@ def render_record(record: EventRecord) -> bytes:
     return record if isinstance(record, bytes) else render_flow(record)
 
 
+def _app_json(app_proto: str, protocol: str, category: str) -> str:
+    return (
+        f',"app_proto":{json_string(app_proto)},"app":{{"protocol":{json_string(protocol)},'
+        f'"application":null,"category":{json_string(category)}}}'
+    )
+
+
 def render_flow(record: FlowRecord) -> bytes:
     """The EVE line of a flow event."""
     ident: FlowIdentity = record[:10]
     (
         last, in_iface, pcap_cnt, pkts_ts, pkts_tc, bytes_ts, bytes_tc, state, reason, alerted,
-        app_proto, flags_ts, flags_tc, tcp_state, midstream,
+        app_name, flags_ts, flags_tc, tcp_state, midstream,
     ) = record[10:]  # fmt: skip
     start = ident[1]
     end = eve_timestamp(last)
-    app = f',"app_proto":{json_string(app_proto)}' if app_proto else ""
+    app = "" if app_name is None else _app_json(*app_name)
     line = (
         f'{header_json(ident, end, "flow", in_iface, pcap_cnt)}{app},"flow":{{"pkts_toserver":{pkts_ts},'
         f'"pkts_toclient":{pkts_tc},"bytes_toserver":{bytes_ts},"bytes_toclient":{bytes_tc},'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from fathom.flow.stream import StreamDirection
@@ -35,13 +35,22 @@ END_TCP_REUSE = "tcp_reuse"
 _NO_SLOTS: list[object] = []
 
 
+class AppName(NamedTuple):
+    """What a flow speaks, as each output names it: EVE's ``app_proto`` (Suricata's name), and
+    nDPI's protocol name and category for the flow event's ``app`` object."""
+
+    app_proto: str
+    protocol: str
+    category: str
+
+
 class Flow:
     """One conversation. ``src``/``sport`` is the client: the side that opened it, or that the
     first packet came from when the capture starts mid-stream."""
 
     __slots__ = (
         "alerted",
-        "app_proto",
+        "app",
         "bypassed",
         "bytes_tc",
         "bytes_ts",
@@ -128,8 +137,8 @@ class Flow:
         self.first_seq_tc = -1
         self.icmp_type = -1
         self.icmp_code = -1
-        # Published by the application layer: what the flow speaks, as Suricata names it.
-        self.app_proto: str | None = None
+        # Published by the application layer: what the flow speaks.
+        self.app: AppName | None = None
         self.alerted = False
         # Per-layer state (see fathom.flow.slots); empty when no layer keeps any.
         self.slots: list[object] = [None] * slot_count if slot_count else _NO_SLOTS
@@ -141,6 +150,12 @@ class Flow:
         # is the key's first endpoint.
         self.key: FlowKey | None = None
         self.client_low = True
+
+    @property
+    def app_proto(self) -> str | None:
+        """What the flow speaks, as Suricata names it."""
+        app = self.app
+        return None if app is None else app.app_proto
 
     @property
     def state_name(self) -> str:
