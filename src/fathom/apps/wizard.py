@@ -12,7 +12,15 @@ Three kinds of magic, as in Snort's ``default_wizard``, each anchored at the sta
   (``"|16 03|"``); signatures are the binary patterns that need more than that (BER lengths,
   character classes) and are written as regular expressions;
 - curses: small detectors for framings a pattern cannot follow (DNS messages, NetBIOS sessions
-  carrying SMB, connectionless DCE/RPC, SSLv2 client hellos).
+  carrying SMB, connectionless DCE/RPC, SSLv2 client hellos), some for one direction only, some
+  only on a port (mDNS is DNS on 5353);
+- pairs (not in Snort): detectors for UDP framings that one datagram cannot prove, judging each
+  datagram with the start of the one before it in the same direction (RTP: one SSRC, sequence
+  numbers that go up).
+
+Beyond the services Snort's rules gate on (``SNORT_SERVICES``), the wizard names others that nDPI
+names, for application identification: BitTorrent, syslog, STUN, RTP, OpenVPN, WireGuard, MQTT,
+DTLS, QUIC, mDNS, TDS, Redis, and the ICS protocols DNP3 and Modbus.
 
 Client and server magic differ (an FTP banner only comes from the server). TCP bytes of one
 direction accumulate up to ``max_depth``; each UDP datagram is judged on its own, as Snort does.
@@ -47,6 +55,8 @@ Bytes = bytes | bytearray | memoryview
 # A curse's verdict on the bytes seen so far: True (this service), False (not it) or None (too
 # few bytes to tell).
 CurseTest = Callable[[Bytes], bool | None]
+# A pair's verdict on a datagram, given the start of the previous one.
+PairTest = Callable[[bytes, Bytes], bool]
 
 
 @dataclass(frozen=True)
@@ -73,11 +83,24 @@ class Signature:
 
 @dataclass(frozen=True)
 class Curse:
-    """A detector for a framing that no pattern can follow."""
+    """A detector for a framing that no pattern can follow; with ``ports``, only for flows that
+    have one of them at either end."""
 
     service: str
     test: CurseTest
     transports: frozenset[int]
+    to_server: bool = True
+    to_client: bool = True
+    ports: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A detector for a UDP framing that one datagram cannot prove: it judges each datagram with
+    the start of the one before it in the same direction (``PAIR_PREFIX`` bytes)."""
+
+    service: str
+    test: PairTest
 
 
 # --- Snort 3's default_wizard (lua/snort_defaults.lua) ---------------------------------------
@@ -138,6 +161,8 @@ SNORT_SERVICES = frozenset({
 HEXES = (
     Magic("ssl", to_server=("|16 03|",), to_client=("|16 03|",)),
     Magic("telnet", to_server=TELNET_COMMANDS, to_client=TELNET_COMMANDS),
+    # Not in Snort's defaults: the peer wire protocol's handshake, from either peer.
+    Magic("bittorrent", to_server=("|13|BitTorrent protocol",), to_client=("|13|BitTorrent protocol",)),
 )
 
 # --- Signatures for the binary services the community rules name (after nDPI's dissectors) ------
@@ -153,6 +178,10 @@ _RPC_REPLY = rb"....\x00\x00\x00\x01\x00\x00\x00[\x00\x01]\x00\x00\x00[\x00-\x06
 _NB_NAME = rb"\x20[A-P]{32}\x00"
 # NTP's first byte: version 1-4, modes 1 (symmetric) to 5 (broadcast), any leap indicator.
 _NTP_FIRST = bytes(li << 6 | vn << 3 | mode for li in range(4) for vn in range(1, 5) for mode in range(1, 6))
+
+# Google QUIC's public flags with a version and an 8-byte connection id: no reset, multipath or
+# reserved bits.
+_GQUIC_FLAGS = bytes(f for f in range(0x40) if f & 0x0B == 0x09)
 
 SIGNATURES = (
     Signature("snmp", rb"\x30" + _BER_LEN + rb"\x02\x01(?:[\x00\x01]\x04|\x03\x30)", 7, UDP_ONLY),
@@ -188,6 +217,22 @@ SIGNATURES = (
     Signature("netbios-ns", rb".{4}\x00[\x00\x01]\x00[\x00\x01]\x00\x00\x00[\x00\x01]" + _NB_NAME
               + rb"\x00[\x20\x21]\x00\x01", 50, UDP_ONLY),
     Signature("netbios-dgm", rb"[\x10-\x12].{11}\x00\x00" + _NB_NAME, 48, UDP_ONLY),
+    # Not named by the community rules: services nDPI names, for application identification.
+    # A syslog message's priority (facility * 8 + severity, 0 to 191), then text.
+    Signature("syslog", rb"<(?:1[0-8][0-9]|19[01]|[1-9]?[0-9])>[\t\x20-\x7e]{4}", 9, BOTH),
+    # DHT queries and responses (bencoded, the node id first), and uTP carrying the handshake.
+    Signature("bittorrent", rb"d1:[ar]d2:id20:", 12, UDP_ONLY),
+    Signature("bittorrent", rb"[\x01\x41][\x00-\x02].{18}\x13BitTorrent protocol", 40, UDP_ONLY),
+    # An MQTT CONNECT: remaining length, protocol name and level (3.1, 3.1.1, 5.0).
+    Signature("mqtt", rb"\x10[\x80-\xff]{0,3}[\x00-\x7f](?:\x00\x04MQTT[\x03-\x05]|\x00\x06MQIsdp\x03)", 13,
+              TCP_ONLY, to_client=False),
+    # A Redis command as an array of bulk strings; replies that are not also POP3's (+OK, -ERR).
+    Signature("redis", rb"\*[1-9][0-9]{0,5}\r\n\$[0-9]{1,9}\r\n", 8, TCP_ONLY, to_client=False),
+    Signature("redis", rb"(?:[*$]-?[0-9]{1,9}|:-?[0-9]{1,19})\r\n|-(?:NOAUTH|WRONGPASS|DENIED) ", 4, TCP_ONLY,
+              to_server=False),
+    # A Google QUIC client's first packet: public flags with version and connection id, the id,
+    # then the version (Q0xx).
+    Signature("quic", b"[" + re.escape(_GQUIC_FLAGS) + rb"].{8}Q0[0-9]{2}", 13, UDP_ONLY, to_client=False),
 )  # fmt: skip
 
 # --- Curses ----------------------------------------------------------------------------------
@@ -295,13 +340,411 @@ def sslv2_hello(data: Bytes) -> bool | None:
     return bool(kind == 1 and major <= 3 and minor <= 3 and room >= specs + session + challenge)
 
 
+_STUN_HEADER = struct.Struct("!HHI")
+_STUN_COOKIE = 0x2112A442
+_STUN_SIZE = 20
+# RFC 3489's messages (binding and shared secret requests and their answers) and attributes.
+_STUN_CLASSIC_TYPES = frozenset({0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112})
+_STUN_CLASSIC_ATTRS = frozenset(range(0x0001, 0x000C))
+_STUN_MAX_ATTRS = 32
+
+
+def _stun_classic_attributes(msg: Bytes, end: int) -> bool:
+    """RFC 3489 attributes of known types that fill the message exactly."""
+    off = _STUN_SIZE
+    for _ in range(_STUN_MAX_ATTRS):
+        if off == end:
+            return True
+        if off + 4 > end:
+            return False
+        kind, size = struct.unpack_from("!HH", msg, off)
+        if kind not in _STUN_CLASSIC_ATTRS:
+            return False
+        off += 4 + size
+    return False
+
+
+def stun_message(msg: Bytes) -> bool | None:
+    """A STUN message filling the datagram: RFC 5389's (magic cookie at offset 4), or an RFC 3489
+    request or answer whose attributes, all of known types, fill it exactly."""
+    if len(msg) < _STUN_SIZE:
+        return None if not msg or msg[0] < 0x40 else False
+    kind, size, cookie = _STUN_HEADER.unpack_from(msg)
+    if kind & 0xC000 or size & 3 or _STUN_SIZE + size != len(msg):
+        return False
+    if cookie == _STUN_COOKIE:
+        return True
+    if kind not in _STUN_CLASSIC_TYPES:
+        return False
+    return _stun_classic_attributes(msg, len(msg)) if size else kind == 0x0001
+
+
+def stun_over_tcp(data: Bytes) -> bool | None:
+    """RFC 5389 messages on a stream, bare or behind RFC 4571's two-byte length (ICE-TCP)."""
+    for off in (0, 2):
+        if len(data) < off + 8:
+            return None
+        kind, size, cookie = _STUN_HEADER.unpack_from(data, off)
+        if cookie != _STUN_COOKIE or kind & 0xC000 or size & 3:
+            continue
+        if off == 0 or int.from_bytes(data[:2], "big") == _STUN_SIZE + size:
+            return True
+    return False
+
+
+# OpenVPN's first control packets: opcode (top five bits) and key id 0 (the low three).
+_OVPN_CLIENT_RESET = frozenset({7 << 3, 10 << 3})  # P_CONTROL_HARD_RESET_CLIENT_V2, _V3
+_OVPN_SERVER_RESET = 8 << 3  # P_CONTROL_HARD_RESET_SERVER_V2
+_OVPN_HMACS = (0, 20, 32)  # no tls-auth, tls-auth with SHA-1, with SHA-256
+_OVPN_REPLAY = b"\x00\x00\x00\x01"  # tls-auth's packet id of a session's first packet
+_NO_ACK = b"\x00\x00\x00\x00\x00"  # an empty acknowledgement array, then message id 0
+_ONE_ACK = b"\x01\x00\x00\x00\x00"  # an array acknowledging message 0
+_OVPN_RESETS = _OVPN_CLIENT_RESET | {_OVPN_SERVER_RESET}
+_OVPN_MAX_RESET = 66  # the server's, with a SHA-256 HMAC
+
+
+_OVPN_CRYPT_CLIENT = 54  # tls-crypt: replay id and time, a SHA-256 tag, then the encrypted rest
+_OVPN_CRYPT_SERVER = 66
+
+
+def _ovpn_hmac_ok(pkt: Bytes, hmac: int) -> bool:
+    return not hmac or pkt[9 + hmac : 13 + hmac] == _OVPN_REPLAY
+
+
+def openvpn_reset(pkt: Bytes) -> bool:
+    """A hard reset, as the client's first packet or the server's answer: session id, an optional
+    tls-auth HMAC and replay id, the acknowledgements (none, or message 0 with the client's session
+    id) and message id 0, filling the packet exactly; or, with tls-crypt, the session's first
+    replay id and the size of an encrypted reset."""
+    if not pkt:
+        return False
+    if pkt[9:13] == _OVPN_REPLAY and len(pkt) == (
+        _OVPN_CRYPT_CLIENT if pkt[0] in _OVPN_CLIENT_RESET else _OVPN_CRYPT_SERVER
+    ):
+        return pkt[0] in _OVPN_RESETS
+    if pkt[0] in _OVPN_CLIENT_RESET:
+        return any(
+            len(pkt) == 14 + hmac + (8 if hmac else 0) and pkt[-5:] == _NO_ACK and _ovpn_hmac_ok(pkt, hmac)
+            for hmac in _OVPN_HMACS
+        )
+    if pkt[0] == _OVPN_SERVER_RESET:
+        for hmac in _OVPN_HMACS:
+            acks = 9 + hmac + (8 if hmac else 0)
+            if len(pkt) == acks + 17 and pkt[acks : acks + 5] == _ONE_ACK and pkt[-4:] == _NO_ACK[1:]:
+                return _ovpn_hmac_ok(pkt, hmac)
+    return False
+
+
+def openvpn_udp(msg: Bytes) -> bool | None:
+    """An OpenVPN hard reset alone in a datagram."""
+    return openvpn_reset(msg)
+
+
+def openvpn_tcp(data: Bytes) -> bool | None:
+    """An OpenVPN hard reset behind its two-byte length."""
+    if len(data) < 2:
+        return None
+    size = int.from_bytes(data[:2], "big")
+    if len(data) < 2 + size:
+        return None if size <= _OVPN_MAX_RESET and (len(data) < 3 or data[2] in _OVPN_RESETS) else False
+    return openvpn_reset(data[2 : 2 + size])
+
+
+_WG_SIZES = {1: 148, 2: 92, 3: 64}  # handshake initiation, response, cookie reply
+_WG_TRANSPORT = 4
+_WG_TRANSPORT_MIN = 32  # header 16, an empty payload's tag 16
+
+
+def wireguard(msg: Bytes) -> bool | None:
+    """A WireGuard message: its type, three reserved zero bytes and the type's size; transport
+    data padded to 16 bytes, with a counter below 2**48."""
+    if len(msg) < 4:
+        return None
+    if msg[1:4] != b"\x00\x00\x00":
+        return False
+    kind = msg[0]
+    if kind == _WG_TRANSPORT:
+        return len(msg) >= _WG_TRANSPORT_MIN and len(msg) % 16 == 0 and msg[14:16] == b"\x00\x00"
+    return _WG_SIZES.get(kind) == len(msg)
+
+
+_DTLS_RECORD = struct.Struct("!BHHIHH")  # type, version, epoch, sequence (48 bits), length
+_DTLS_TYPES = frozenset({20, 21, 22, 23})
+_DTLS_VERSIONS = frozenset({0xFEFF, 0xFEFD, 0xFEFC})
+_DTLS_MAX_RECORDS = 16
+
+
+def dtls_records(msg: Bytes) -> bool | None:
+    """DTLS records filling the datagram exactly, each of a TLS content type and DTLS version,
+    the first one a handshake, alert or change cipher spec."""
+    if len(msg) < _DTLS_RECORD.size:
+        return None if not msg or msg[0] in _DTLS_TYPES else False
+    off = 0
+    for _ in range(_DTLS_MAX_RECORDS):
+        if off == len(msg):
+            return True
+        if off + _DTLS_RECORD.size > len(msg):
+            return False
+        kind, version, _, _, _, size = _DTLS_RECORD.unpack_from(msg, off)
+        if kind not in _DTLS_TYPES or version not in _DTLS_VERSIONS or (off == 0 and kind == 23):
+            return False
+        off += _DTLS_RECORD.size + size
+    return False
+
+
+_QUIC_V1 = 0x00000001
+_QUIC_V2 = 0x6B3343CF
+_QUIC_DRAFT = 0xFF000000  # 0xff0000xx: the IETF drafts
+_QUIC_MAX_DRAFT = 34
+_QUIC_MIN_INITIAL = 1200
+_QUIC_MAX_CID = 20
+# Google QUIC's versions with IETF long headers.
+_GQUIC_LONG = frozenset(int.from_bytes(v, "big") for v in (b"Q046", b"Q050", b"T050", b"T051"))
+
+
+def _quic_varint(pkt: Bytes, off: int) -> tuple[int, int] | None:
+    """The variable-length integer at ``off`` and the offset after it."""
+    if off >= len(pkt):
+        return None
+    size = 1 << (pkt[off] >> 6)
+    if off + size > len(pkt):
+        return None
+    return int.from_bytes(pkt[off : off + size], "big") & ((1 << (8 * size - 2)) - 1), off + size
+
+
+def _quic_long_header(pkt: Bytes) -> tuple[bool, int] | None:
+    """For a long header of a known version: whether it is an Initial packet, and the offset after
+    its connection ids; None otherwise."""
+    if len(pkt) < 7 or pkt[0] & 0xC0 != 0xC0:
+        return None
+    version = int.from_bytes(pkt[1:5], "big")
+    kind = (pkt[0] >> 4) & 3
+    draft = version & 0xFFFFFF00 == _QUIC_DRAFT and 0 < version & 0xFF <= _QUIC_MAX_DRAFT
+    if version == _QUIC_V2:
+        initial = kind == 1
+    elif version == _QUIC_V1 or draft or version in _GQUIC_LONG:
+        initial = kind == 0
+    else:
+        return None
+    dcid = pkt[5]
+    if dcid > _QUIC_MAX_CID or 7 + dcid > len(pkt) or pkt[6 + dcid] > _QUIC_MAX_CID:
+        return None
+    return initial, 7 + dcid + pkt[6 + dcid]
+
+
+def quic_client(pkt: Bytes) -> bool | None:
+    """A client's first datagram: an Initial packet of a known version, padded to 1200 bytes."""
+    header = _quic_long_header(pkt)
+    return header is not None and header[0] and len(pkt) >= _QUIC_MIN_INITIAL
+
+
+def quic_server(pkt: Bytes) -> bool | None:
+    """A server's long-header packet of a known version; an Initial one has its token length and
+    a packet length that fits the datagram."""
+    header = _quic_long_header(pkt)
+    if header is None:
+        return False
+    initial, off = header
+    if not initial:
+        return True
+    token = _quic_varint(pkt, off)
+    length = None if token is None else _quic_varint(pkt, token[1] + token[0])
+    return length is not None and 0 < length[0] <= len(pkt) - length[1]
+
+
+_TDS_HEADER = struct.Struct("!BBHHBB")  # type, status, length, SPID, packet id, window
+_TDS_PRELOGIN = 0x12
+_TDS_RESPONSE = 0x04
+_TDS_REQUESTS = frozenset({0x01, 0x03})  # SQL batch, RPC
+_TDS_MAX_OPTIONS = 16
+_TDS_TERMINATOR = 0xFF
+# Tokens a server's response starts with: ERROR, INFO, LOGINACK, ENVCHANGE, COLMETADATA,
+# RETURNSTATUS, DONE, DONEPROC, DONEINPROC, ORDER, RETURNVALUE.
+_TDS_FIRST_TOKENS = frozenset({0xAA, 0xAB, 0xAD, 0xE3, 0x81, 0x79, 0xFD, 0xFE, 0xFF, 0xA9, 0xAC})
+_TDS_ALL_HEADERS = struct.Struct("<IIH")  # total length, the first header's length and type
+_TDS_HEADER_TYPES = frozenset({1, 2, 3})  # query notifications, transaction descriptor, trace
+_TDS_MIN_HEADER = 6
+_TDS_MAX_HEADERS = 1024
+
+
+def _tds_prelogin_options(data: Bytes, end: int) -> bool | None:
+    """Pre-login options from VERSION on, five bytes each, each pointing inside the packet, up to
+    the terminator."""
+    off = _TDS_HEADER.size
+    for i in range(_TDS_MAX_OPTIONS):
+        if off >= len(data):
+            return None
+        token = data[off]
+        if token == _TDS_TERMINATOR:
+            return i > 0
+        if off + 5 > len(data):
+            return None
+        start, size = struct.unpack_from("!HH", data, off + 1)
+        if (i == 0 and token != 0) or token > 0x08 or _TDS_HEADER.size + start + size > end:
+            return False
+        off += 5
+    return False
+
+
+def _tds_request_body(data: Bytes) -> bool:
+    """A batch's or RPC's start: ALL_HEADERS, or (before TDS 7.2) UCS-2 text or a procedure name."""
+    body = _TDS_HEADER.size
+    if len(data) < body + 10:
+        return False
+    total, first, kind = _TDS_ALL_HEADERS.unpack_from(data, body)
+    if _TDS_MIN_HEADER <= first <= total - 4 <= _TDS_MAX_HEADERS and kind in _TDS_HEADER_TYPES:
+        return True
+    # Text or a name: two UCS-2 ASCII characters, maybe behind the name's length.
+    for off in (body, body + 2):
+        chars = data[off : off + 4]
+        if chars[1] == 0 == chars[3] and 0x20 <= chars[0] < 0x7F and 0x20 <= chars[2] < 0x7F:
+            return off == body or 0 < int.from_bytes(data[body : body + 2], "little") <= 128
+    return False
+
+
+def tds_client(data: Bytes) -> bool | None:
+    """A TDS client's first packet: a pre-login (its length the segment's, its options well
+    formed), or a batch or RPC request."""
+    if len(data) < _TDS_HEADER.size:
+        return None if not data or data[0] == _TDS_PRELOGIN or data[0] in _TDS_REQUESTS else False
+    kind, status, length, _, packet, window = _TDS_HEADER.unpack_from(data)
+    if status > 0x1F or window or packet > 1 or length < _TDS_HEADER.size:
+        return False
+    if kind == _TDS_PRELOGIN:
+        if status != 0x01:
+            return False
+        if len(data) < length:
+            return None
+        return len(data) == length and _tds_prelogin_options(data, length)
+    return kind in _TDS_REQUESTS and _tds_request_body(data)
+
+
+def tds_server(data: Bytes) -> bool | None:
+    """A TDS server's first packet: a response (type 4) carrying pre-login options or starting
+    with a token a response starts with."""
+    if len(data) < _TDS_HEADER.size + 1:
+        return None if not data or data[0] == _TDS_RESPONSE else False
+    kind, status, length, _, _, window = _TDS_HEADER.unpack_from(data)
+    if kind != _TDS_RESPONSE or status not in (0, 1) or window or length <= _TDS_HEADER.size:
+        return False
+    if status == 1 and len(data) < length:
+        return None
+    if status == 1 and len(data) != length:
+        return False
+    return data[_TDS_HEADER.size] in _TDS_FIRST_TOKENS or bool(_tds_prelogin_options(data, length))
+
+
+def _dnp3_crc_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA6BC if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+_DNP3_CRC = _dnp3_crc_table()
+_DNP3_HEADER = 10  # start bytes, length, control, destination, source, CRC
+
+
+def dnp3_frame(data: Bytes) -> bool | None:
+    """A DNP3 link-layer frame: start bytes 05 64, a length of at least 5 and a header whose CRC
+    (DNP's CRC-16, stored little-endian) is right."""
+    if len(data) < _DNP3_HEADER:
+        head = bytes(data[:2])
+        return None if b"\x05\x64".startswith(head) else False
+    if data[0] != 0x05 or data[1] != 0x64 or data[2] < 5:
+        return False
+    crc = 0
+    for byte in data[:8]:
+        crc = (crc >> 8) ^ _DNP3_CRC[(crc ^ byte) & 0xFF]
+    return crc ^ 0xFFFF == data[8] | data[9] << 8
+
+
+_MBAP = struct.Struct("!HHHBB")  # transaction, protocol 0, length, unit, function
+# Public function codes: reads, writes, diagnostics, event counters, file records, FIFO,
+# encapsulated interface; an exception answer sets the top bit.
+_MODBUS_FUNCTIONS = frozenset({1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 15, 16, 17, 20, 21, 22, 23, 24, 43})
+_MODBUS_MAX = 254  # unit id, function and data of the largest PDU
+
+
+def _modbus_adu(data: Bytes, off: int) -> int | None:
+    """The size of a plausible Modbus/TCP ADU at ``off`` that ``data`` holds entirely."""
+    if len(data) < off + _MBAP.size:
+        return None
+    _, protocol, length, _, function = _MBAP.unpack_from(data, off)
+    if protocol or not 2 <= length <= _MODBUS_MAX or function & 0x7F not in _MODBUS_FUNCTIONS:
+        return None
+    return 6 + length if off + 6 + length <= len(data) else None
+
+
+def modbus_tcp(data: Bytes) -> bool | None:
+    """A Modbus/TCP ADU (MBAP header, protocol 0, its length the rest of the ADU, a public
+    function code) filling the bytes, or followed by another."""
+    if len(data) < _MBAP.size:
+        return None if len(data) < 4 or data[2:4] == b"\x00\x00" else False
+    size = _modbus_adu(data, 0)
+    if size is None:
+        length = int.from_bytes(data[4:6], "big")
+        plausible = not data[2] and not data[3] and 2 <= length <= _MODBUS_MAX
+        return None if plausible and len(data) < 6 + length else False
+    return size == len(data) or _modbus_adu(data, size) is not None
+
+
+PAIR_PREFIX = 12  # an RTP header without CSRCs
+_RTP_HEADER = struct.Struct("!BBHII")  # flags, marker and type, sequence, timestamp, SSRC
+# Payload types: RFC 3551's static audio and video ones and the dynamic range (72-76 are left
+# out: with the marker bit set they read as RTCP's packet types 200-204).
+_RTP_TYPES = frozenset({*range(0, 35), *range(96, 128)})
+_RTP_MAX_STEP = 16  # sequence numbers lost between two datagrams
+
+
+def rtp_pair(prev: bytes, msg: Bytes) -> bool:
+    """Two RTP datagrams (version 2, a usual payload type, room for their CSRCs) of one SSRC and
+    payload type, the second a little later in sequence and not earlier in time."""
+    if len(msg) < PAIR_PREFIX or len(prev) < PAIR_PREFIX:
+        return False
+    flags, kind, seq, stamp, ssrc = _RTP_HEADER.unpack_from(msg)
+    pflags, pkind, pseq, pstamp, pssrc = _RTP_HEADER.unpack_from(prev)
+    return (
+        flags & 0xC0 == 0x80
+        and pflags & 0xC0 == 0x80
+        and ssrc == pssrc
+        and kind & 0x7F == pkind & 0x7F
+        and kind & 0x7F in _RTP_TYPES
+        and 0 < (seq - pseq) & 0xFFFF <= _RTP_MAX_STEP
+        and (stamp - pstamp) & 0xFFFFFFFF < 0x80000000
+        and len(msg) >= PAIR_PREFIX + 4 * (flags & 0x0F)
+    )
+
+
 CURSES = (
+    # mDNS is DNS on port 5353: named so before the DNS curse sees it.
+    Curse("mdns", dns_message, UDP_ONLY, ports=frozenset({5353})),
     Curse("dns", dns_message, UDP_ONLY),
     Curse("dns", dns_over_tcp, TCP_ONLY),
     Curse("netbios-ssn", netbios_smb, TCP_ONLY),
     Curse("dcerpc", dce_udp, UDP_ONLY),
     Curse("ssl", sslv2_hello, TCP_ONLY),
+    # Not in Snort's defaults: binary framings nDPI names, for application identification.
+    Curse("stun", stun_message, UDP_ONLY),
+    Curse("stun", stun_over_tcp, TCP_ONLY),
+    Curse("openvpn", openvpn_udp, UDP_ONLY),
+    Curse("openvpn", openvpn_tcp, TCP_ONLY),
+    Curse("wireguard", wireguard, UDP_ONLY),
+    Curse("dtls", dtls_records, UDP_ONLY),
+    # Either side, in case the flow's first packet came from the server; the looser tests of
+    # servers' packets only to the client.
+    Curse("quic", quic_client, UDP_ONLY),
+    Curse("quic", quic_server, UDP_ONLY, to_server=False),
+    Curse("tds", tds_client, TCP_ONLY),
+    Curse("tds", tds_server, TCP_ONLY),
+    Curse("dnp3", dnp3_frame, BOTH),
+    Curse("modbus", modbus_tcp, TCP_ONLY),
 )
+
+PAIRS = (Pair("rtp", rtp_pair),)
 
 # Server ports of the services, for flows the payload could not judge (see the module docstring).
 PORT_HINTS: dict[tuple[int, int], str] = {
@@ -311,11 +754,15 @@ PORT_HINTS: dict[tuple[int, int], str] = {
         (139, "netbios-ssn"), (143, "imap"), (389, "ldap"), (443, "ssl"), (445, "netbios-ssn"),
         (465, "ssl"), (554, "rtsp"), (587, "smtp"), (993, "ssl"), (995, "ssl"), (3306, "mysql"),
         (3389, "rdp"), (5060, "sip"), (5432, "postgresql"), (6667, "irc"), (8080, "http"),
+        (502, "modbus"), (1194, "openvpn"), (1433, "tds"), (1883, "mqtt"), (6379, "redis"),
+        (20000, "dnp3"),
     )},
     **{(UDP, port): service for port, service in (
         (53, "dns"), (67, "dhcp"), (68, "dhcp"), (69, "tftp"), (88, "kerberos"), (111, "sunrpc"),
         (123, "ntp"), (135, "dcerpc"), (137, "netbios-ns"), (138, "netbios-dgm"), (161, "snmp"),
-        (162, "snmp"), (389, "ldap"), (1900, "ssdp"), (5060, "sip"), (5353, "dns"),
+        (162, "snmp"), (389, "ldap"), (1900, "ssdp"), (5060, "sip"), (5353, "mdns"),
+        (443, "quic"), (514, "syslog"), (1194, "openvpn"), (3478, "stun"), (20000, "dnp3"),
+        (51820, "wireguard"),
     )},
 }  # fmt: skip
 
@@ -379,7 +826,7 @@ class Book:
     (hexes, then signatures, then spells, as Snort casts hexes before spells), one pattern
     recognising bytes that may still match, and the curses."""
 
-    __slots__ = ("alive", "curses", "match", "names", "needs")
+    __slots__ = ("alive", "curses", "match", "names", "needs", "pairs")
 
     def __init__(self, transport: int, to_server: bool) -> None:
         def texts(m: Magic) -> tuple[str, ...]:
@@ -402,24 +849,38 @@ class Book:
         alive = [c.alive for _, c in hex_items] + [_LEADING_SPACE + b"(?:" + spell_alive + b")"]
         self.alive = re.compile(b"|".join(alive), re.S)
         self.needs = max((s.needs for s in sigs), default=0)
-        self.curses = tuple((c.service, c.test) for c in CURSES if transport in c.transports)
+        self.curses = tuple(
+            (c.service, c.test, c.ports)
+            for c in CURSES
+            if transport in c.transports and (c.to_server if to_server else c.to_client)
+        )
+        self.pairs = tuple((p.service, p.test) for p in PAIRS) if transport == UDP else ()
 
     def _group(self, service: str, pattern: bytes) -> bytes:
         name = f"g{len(self.names)}"
         self.names[name] = service
         return b"(?P<" + name.encode() + b">" + pattern + b")"
 
-    def identify(self, data: Bytes) -> tuple[str | None, bool]:
-        """The service ``data`` shows, and whether more bytes could still show one."""
+    def identify(
+        self, data: Bytes, sport: int = 0, dport: int = 0, prev: bytes | None = None
+    ) -> tuple[str | None, bool]:
+        """The service ``data`` shows (between ports ``sport`` and ``dport``, after a datagram that
+        started with ``prev``), and whether more bytes could still show one."""
         m = self.match.match(data)
         if m is not None and m.lastgroup is not None:
             return self.names[m.lastgroup], False
         pending = len(data) < self.needs or self.alive.fullmatch(data) is not None
-        for service, test in self.curses:
+        for service, test, ports in self.curses:
+            if ports and sport not in ports and dport not in ports:
+                continue
             verdict = test(data)
             if verdict:
                 return service, False
             pending = pending or verdict is None
+        if prev is not None:
+            for service, pair in self.pairs:
+                if pair(prev, data):
+                    return service, False
         return None, pending
 
 
@@ -427,12 +888,14 @@ class Book:
 
 
 class Side:
-    """What the wizard keeps of one direction: TCP's first bytes, packet and byte counts."""
+    """What the wizard keeps of one direction: TCP's first bytes, the start of the last UDP
+    datagram (for pairs), packet and byte counts."""
 
-    __slots__ = ("buf", "done", "packets", "seen")
+    __slots__ = ("buf", "done", "packets", "prev", "seen")
 
     def __init__(self) -> None:
         self.buf = bytearray()
+        self.prev: bytes | None = None
         self.packets = 0
         self.seen = 0
         self.done = False
@@ -480,26 +943,29 @@ class ServiceWizard:
     def observe(
         self, state: WizardState, to_server: bool, data: Bytes, proto: int, sport: int, dport: int
     ) -> str | None:
-        """Feed one direction's next bytes; the service once named, else None. The ports serve
-        only ``finish``; they are taken here so that callers pass one flow description."""
+        """Feed one direction's next bytes; the service once named, else None. The ports only
+        let a curse bound to a port (mDNS's) apply; services are not named from them here."""
         side = state.client if to_server else state.server
         book = self._books.get((proto, to_server))
         if state.service is not None or side.done or book is None:
             return state.service
         side.packets += 1
         side.seen += len(data)
+        prev = side.prev
         if proto == TCP:
             side.buf += data[: self.max_depth - len(side.buf)]
             data = side.buf
         else:
             data = data[: self.max_depth]
-        service, pending = book.identify(data)
+            side.prev = bytes(data[:PAIR_PREFIX])
+        service, pending = book.identify(data, sport, dport, prev)
         if service is not None:
             self._decide(state, service)
             self.stats.hits[service] += 1
         elif (reason := self._stop_reason(side, proto, pending)) is not None:
             side.done = True
             side.buf = bytearray()
+            side.prev = None
             self.stats.gave_up[reason] += 1
         return state.service
 
@@ -528,3 +994,4 @@ class ServiceWizard:
     def _decide(state: WizardState, service: str) -> None:
         state.service = service
         state.client.buf = state.server.buf = bytearray()
+        state.client.prev = state.server.prev = None
