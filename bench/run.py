@@ -5,7 +5,7 @@ with a ruleset against Snort 3 (--rules).
                                   [--repeat N] [--json PATH] [--cache DIR] [--generate-missing]
                                   [--regenerate] [--no-peers] [--baseline REF] [--rules community|PATH]
 
-Each tool runs back to back on the same file, --repeat times; the fastest run is reported.
+Each round runs every tool on every capture once; of --repeat rounds, the fastest run is reported.
 --baseline REF also measures fathom as of that commit, right after the current one. --rules also
 measures each tool's start-up, cold and warm, and the steady-state rate (bench/ruleset.py).
 """
@@ -115,28 +115,34 @@ def targets(args: argparse.Namespace) -> list[tuple[str, Path]]:
     return found + [(Path(p).name, Path(p)) for p in args.pcap]
 
 
-def bench_tool(tool: Tool, label: str, path: Path, packets: int, wire_bytes: int, repeat: int) -> Result:
-    argv = tool.command(str(path))
-    result = Result(label, str(path), packets, wire_bytes, tool.name, argv)
+def bench_rounds(captures: list[tuple[str, Path]], tools: list[Tool], repeat: int) -> list[Result]:
+    """Every tool on every capture once per round, for ``repeat`` rounds: the machine's speed drifts
+    over minutes, and rounds spread that drift over all captures and tools alike, so figures taken
+    in the same run compare fairly."""
+    results: list[Result] = []
+    for label, path in captures:
+        try:
+            stats = capture_stats(str(path))
+        except CaptureError as exc:
+            sys.exit(str(exc))
+        print(f"{label}: {stats.packets:,} packets, {stats.wire_bytes / 1e6:.1f} MB", file=sys.stderr)
+        results += [
+            Result(label, str(path), stats.packets, stats.wire_bytes, tool.name, tool.command(str(path)))
+            for tool in tools
+        ]
+    env = {tool.name: tool.env for tool in tools}
     for _ in range(repeat):
-        sample = measure(argv, timeout=RUN_TIMEOUT, env=tool.env)
-        result.samples.append(sample)
-        if sample.failure:
-            # A failing tool would fail the same way again: record why and move on to the next one.
-            result.error = sample.failure
-            break
-        print(f"  {tool.name:<16} {label}: {sample.seconds:.3f} s", file=sys.stderr, flush=True)
-    return result
-
-
-def bench_capture(label: str, path: Path, tools: list[Tool], repeat: int) -> list[Result]:
-    """Every tool on one capture, back to back."""
-    try:
-        stats = capture_stats(str(path))
-    except CaptureError as exc:
-        sys.exit(str(exc))
-    print(f"{label}: {stats.packets:,} packets, {stats.wire_bytes / 1e6:.1f} MB", file=sys.stderr)
-    return [bench_tool(tool, label, path, stats.packets, stats.wire_bytes, repeat) for tool in tools]
+        for result in results:
+            if result.error:
+                continue  # a failing tool would fail the same way again
+            sample = measure(result.argv, timeout=RUN_TIMEOUT, env=env[result.tool])
+            result.samples.append(sample)
+            if sample.failure:
+                result.error = sample.failure
+                continue
+            line = f"  {result.tool:<16} {result.capture}: {sample.seconds:.3f} s"
+            print(line, file=sys.stderr, flush=True)
+    return results
 
 
 def manifest_flows(cache: Path, name: str) -> int | None:
@@ -148,10 +154,9 @@ def bench_all(
     captures: list[tuple[str, Path]], tools: list[Tool], fathom: Tool | None, args: argparse.Namespace
 ) -> tuple[list[Result], list[Check]]:
     """Measure every capture; after the timed runs on the flood, count fathom's flow events on it."""
-    results: list[Result] = []
+    results = bench_rounds(captures, tools, args.repeat)
     events: Check | None = None
     for label, path in captures:
-        results += bench_capture(label, path, tools, args.repeat)
         if label == FLOOD and fathom is not None:
             print(f"  {fathom.name:<16} {label}: counting EVE flow events", file=sys.stderr, flush=True)
             events = flow_events_check(fathom, path, manifest_flows(cache_dir(args.cache), label))

@@ -112,8 +112,9 @@ class FlowEvent(FlowScopedEvent):
 
     def record(self) -> FlowRecord:
         flow = self.flow
-        return (
-            *flow_identity(flow),
+        app = flow.app
+        # One tuple added to another: a third cheaper than unpacking the identity into this one.
+        return flow_identity(flow) + (  # noqa: RUF005
             flow.last,
             self.in_iface,
             self.pcap_cnt,
@@ -124,7 +125,7 @@ class FlowEvent(FlowScopedEvent):
             "bypassed" if flow.bypassed else STATE_NAMES[flow.state],
             flow.end_reason,
             flow.alerted,
-            None if flow.app is None else (flow.app.app_proto, flow.app.protocol, flow.app.category),
+            None if app is None else (app.app_proto, app.protocol, app.category),
             flow.tcp_flags_ts,
             flow.tcp_flags_tc,
             flow.tcp_state,

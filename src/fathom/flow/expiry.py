@@ -36,16 +36,6 @@ class _TimeoutClass:
         # Min-heap of the bucket seconds, oldest first.
         self.keys: list[int] = []
 
-    def file(self, flow: Flow, key: int) -> None:
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            self.buckets[key] = [flow]
-            heapq.heappush(self.keys, key)
-        else:
-            bucket.append(flow)
-        flow.idle_class = self.timeout
-        flow.idle_key = key
-
     def pop_oldest(self) -> tuple[int, list[Flow]]:
         key = heapq.heappop(self.keys)
         return key, self.buckets.pop(key)
@@ -72,7 +62,16 @@ class IdleIndex:
         cls = self.classes.get(timeout)
         if cls is None:
             cls = self.classes[timeout] = _TimeoutClass(timeout)
-        cls.file(flow, int(flow.last))
+        # _TimeoutClass.file, inlined: every flow is filed at least once.
+        key = int(flow.last)
+        bucket = cls.buckets.get(key)
+        if bucket is None:
+            cls.buckets[key] = [flow]
+            heapq.heappush(cls.keys, key)
+        else:
+            bucket.append(flow)
+        flow.idle_class = timeout
+        flow.idle_key = key
 
     def expire(self, now: float, end: EndFlow) -> None:
         """Call ``end`` for every flow idle for longer than its timeout at ``now``."""

@@ -173,7 +173,9 @@ class FlowTable:
     def _create(self, pkt: Packet, key: FlowKey, low: bool) -> tuple[Flow, bool]:
         """Start a flow with ``pkt``, filed under ``key`` (``low``: ``pkt`` comes from its first
         endpoint); return it and whether ``pkt`` travels to the server."""
-        if self.memuse + FLOW_COST_BYTES > self.memcap:
+        # self.memuse, inlined: this runs for every flow.
+        streams = self.tcp.streams_created - self.stats.streams_freed
+        if (self.live + 1) * FLOW_COST_BYTES + streams * STREAM_COST_BYTES > self.memcap:
             self._make_room(pkt.ts)
         src, dst, sport, dport = pkt.src, pkt.dst, pkt.sport, pkt.dport
         proto = pkt.proto
@@ -220,7 +222,7 @@ class FlowTable:
         del self.flows[key]
         flow.end_reason = reason
         stats = self.stats
-        if flow.proto == PROTO_TCP:
+        if flow.stream_ts is not None or flow.stream_tc is not None:
             stats.streams_freed += self.tcp.close(flow)
         stats.ended += 1
         if flow.bypassed:
