@@ -3,6 +3,7 @@ what it could not write."""
 
 from __future__ import annotations
 
+import marshal
 import os
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from fathom.capture.pcapfile import open_capture
 from fathom.engine import Engine
 from fathom.events.file_sink import EveFileSink
-from fathom.events.schema import FlowEvent
+from fathom.events.schema import Event, FlowEvent, render_record
 from fathom.events.writer import EveWriter
 from fathom.flow.flow import Flow
 from fathom.rules.cache import load_index
@@ -75,3 +76,29 @@ def test_the_writer_is_out_of_the_terminals_reach(tmp_path: Path) -> None:
 def test_a_file_that_cannot_be_opened_fails_before_any_writer_starts(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError):
         EveWriter(str(tmp_path))
+
+
+class _Collect:
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def emit(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def test_flow_and_http_events_cross_as_values_that_render_to_the_same_line(tmp_path: Path) -> None:
+    """The bulk of the output is handed over unrendered: the writer makes the same line of it."""
+    index, _ = load_index([str(BUNDLED_RULES)], cache_dir=tmp_path / "cache")
+    engine = Engine(layers=[detection(index)])
+    sink = _Collect()
+    engine.add_sink(sink)
+    with open_capture(str(MIXED)) as reader:
+        engine.run(reader)
+    engine.finish()
+    by_kind: dict[str, int] = {}
+    for event in sink.events:
+        record = marshal.loads(marshal.dumps(event.record(), 4))
+        assert render_record(record) == event.json()
+        if isinstance(record, tuple):
+            by_kind[event.event_type] = by_kind.get(event.event_type, 0) + 1
+    assert set(by_kind) == {"flow", "http"}

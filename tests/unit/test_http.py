@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fathom.apps.http import (
+    LOG_LIMITS,
     HttpConnection,
     HttpEvent,
     HttpLimits,
@@ -521,3 +522,22 @@ def test_headers_cut_short_by_the_end_are_inspected_after_a_whole_start_line() -
 def test_a_uri_with_spaces_runs_to_the_version() -> None:
     (headers, *_) = HttpConnection().feed(True, b"GET /uri afterspace HTTP/1.1\r\nHost: h\r\n\r\n")
     assert (headers.transaction.uri_raw, headers.transaction.version) == (b"/uri afterspace", b"HTTP/1.1")
+
+
+def test_log_limits_count_bodies_without_keeping_or_decoding_them() -> None:
+    body = b"hello, world " * 50
+    compressed = gzip.compress(body)
+    conn, events = exchange(GET, response(compressed, b"Content-Encoding: gzip"), LOG_LIMITS)
+    (tx,) = {e.transaction.index: e.transaction for e in events}.values()
+    assert (tx.file_data, tx.response_body_len, tx.content_type) == (b"", len(compressed), None)
+    assert tx.user_agent == b"curl/8"
+    assert not conn.counters  # nothing truncated, nothing inflated
+
+
+def test_header_lookup_takes_the_first_field_of_a_name_in_any_case() -> None:
+    redirect = b"HTTP/1.1 302 Found\r\nlocation: /a\r\nLOCATION: /b\r\nContent-Length: 0\r\n\r\n"
+    _, events = exchange(GET, redirect)
+    tx = events[-1].transaction
+    assert tx.response_headers.get(b"location") == b"/a"
+    assert tx.response_headers.values(b"location") == [b"/a", b"/b"]
+    assert tx.response_headers.get(b"server") is None

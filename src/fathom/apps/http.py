@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fathom.apps.http_normalize import Uri, decode_percent, header_value, parse_uri, true_ip
 
@@ -60,26 +60,73 @@ class HttpLimits:
     max_chunk_length: int = 0xFFFFFFFF
 
 
-@dataclass(slots=True)
-class Headers:
-    """One message's header block: the fields as sent, the raw block, and Snort's normalized
-    ``http_header`` (no cookies) and cookie buffers."""
+DEFAULT_LIMITS = HttpLimits()
+# For logs alone: bodies are framed and counted, not kept or decoded.
+LOG_LIMITS = HttpLimits(request_depth=0, response_depth=0)
 
-    fields: list[tuple[bytes, bytes]] = field(default_factory=list)
-    raw: bytes = b""
-    normalized: bytes = b""
-    cookie_raw: bytes = b""
-    cookie: bytes = b""
+
+class Headers:
+    """One message's header block: the fields as sent and the raw block. Snort's normalized
+    ``http_header`` (no cookies) and cookie buffers are made when a rule first asks for them."""
+
+    __slots__ = ("_buffers", "_cookie_name", "_first", "fields", "raw")
+
+    def __init__(
+        self,
+        fields: list[tuple[bytes, bytes]] | None = None,
+        raw: bytes = b"",
+        cookie_name: bytes = b"cookie",
+    ) -> None:
+        self.fields = fields if fields is not None else []
+        self.raw = raw
+        self._cookie_name = cookie_name
+        self._buffers: tuple[bytes, bytes, bytes] | None = None
+        # The raw value of the first field of each name (lower case), made on the first lookup.
+        self._first: dict[bytes, bytes] | None = None
 
     def get(self, name: bytes) -> bytes | None:
         """The normalized value of the first field called ``name`` (lower case)."""
-        for key, value in self.fields:
-            if key.lower() == name:
-                return header_value(value)
-        return None
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for key, raw in self.fields:
+                first.setdefault(key.lower(), raw)
+        found = first.get(name)
+        return None if found is None else header_value(found)
 
     def values(self, name: bytes) -> list[bytes]:
         return [header_value(value) for key, value in self.fields if key.lower() == name]
+
+    @property
+    def normalized(self) -> bytes:
+        return self._snort_buffers()[0]
+
+    @property
+    def cookie_raw(self) -> bytes:
+        return self._snort_buffers()[1]
+
+    @property
+    def cookie(self) -> bytes:
+        return self._snort_buffers()[2]
+
+    def _snort_buffers(self) -> tuple[bytes, bytes, bytes]:
+        """Snort's header buffers: the normalized headers are the header lines but the cookies',
+        as sent, with characters cleaned up; the cookies are their values joined."""
+        if self._buffers is None:
+            lines: list[bytes] = []
+            cookies: list[bytes] = []
+            for name, value in self.fields:
+                if name.lower() == self._cookie_name:
+                    cookies.append(header_value(value))
+                else:
+                    lines.append(name + b":" + value)
+            cookie_raw = b", ".join(cookies)
+            self._buffers = (decode_percent(_CRLF.join(lines)), cookie_raw, decode_percent(cookie_raw))
+        return self._buffers
+
+
+# A message not seen (yet): no fields. Never changed, so one serves every transaction.
+_NO_HEADERS = Headers()
 
 
 def _parse_fields(lines: list[bytes]) -> list[tuple[bytes, bytes]] | None:
@@ -98,20 +145,6 @@ def _parse_fields(lines: list[bytes]) -> list[tuple[bytes, bytes]] | None:
     return fields
 
 
-def _build_headers(raw: bytes, fields: list[tuple[bytes, bytes]], cookie_name: bytes) -> Headers:
-    """Snort's header buffers: the normalized headers are the header lines but the cookies', as
-    sent, with characters cleaned up; the cookies are their values joined."""
-    lines: list[bytes] = []
-    cookies: list[bytes] = []
-    for name, value in fields:
-        if name.lower() == cookie_name:
-            cookies.append(header_value(value))
-        else:
-            lines.append(name + b":" + value)
-    cookie_raw = b", ".join(cookies)
-    return Headers(fields, raw, decode_percent(_CRLF.join(lines)), cookie_raw, decode_percent(cookie_raw))
-
-
 @dataclass(slots=True)
 class Transaction:
     """A request and its response, with the fields of Snort's HTTP buffers and Suricata's ``http``
@@ -120,18 +153,30 @@ class Transaction:
     index: int
     method: bytes = b""
     uri_raw: bytes = b""
-    uri: bytes = b""
-    uri_parts: Uri | None = None
+    _uri_parts: Uri | None = None
     version: bytes = b""
-    request_headers: Headers = field(default_factory=Headers)
+    request_headers: Headers = _NO_HEADERS
     client_body: bytes = b""
     request_body_len: int = 0
     status_code: int | None = None
     status_msg: bytes = b""
     response_version: bytes = b""
-    response_headers: Headers = field(default_factory=Headers)
+    response_headers: Headers = _NO_HEADERS
     file_data: bytes = b""
     response_body_len: int = 0
+
+    @property
+    def uri_parts(self) -> Uri | None:
+        """The request URI's parts, parsed when first asked for; None before a request line."""
+        if self._uri_parts is None and self.method:
+            self._uri_parts = parse_uri(self.uri_raw)
+        return self._uri_parts
+
+    @property
+    def uri(self) -> bytes:
+        """Snort's normalized ``http_uri``."""
+        parts = self.uri_parts
+        return b"" if parts is None else parts.classic
 
     @property
     def header(self) -> bytes:
@@ -155,8 +200,10 @@ class Transaction:
 
     @property
     def host(self) -> bytes | None:
-        if self.uri_parts is not None and self.uri_parts.host:
-            return self.uri_parts.host
+        if self.uri_raw[:1] != b"/":  # only an absolute URI names a host: parse no other
+            parts = self.uri_parts
+            if parts is not None and parts.host:
+                return parts.host
         return self.request_headers.get(b"host")
 
     @property
@@ -324,12 +371,14 @@ class _Body:
         self._kept = bytearray()
         self._truncated = False
         self.length = 0
+        self._layers: list[_Inflater] = []
+        if not depth:
+            return  # nothing is kept, so nothing needs decoding
         codings = _codings(headers)
         if len(codings) > limits.max_layers:
             counters["encoding_layers"] += 1
             codings = codings[: limits.max_layers]
         budget = _Budget(limits)
-        self._layers: list[_Inflater] = []
         for coding in codings:
             wbits = _DEFLATE_CODINGS.get(coding)
             if wbits is None:
@@ -339,6 +388,8 @@ class _Body:
 
     def add(self, data: bytes) -> None:
         self.length += len(data)
+        if not self._depth:
+            return
         for layer in self._layers:
             data = layer.feed(data)
         room = self._depth - len(self._kept)
@@ -635,7 +686,7 @@ class HttpConnection:
     __slots__ = ("_client", "_pending", "_server", "_tx_count", "counters", "limits")
 
     def __init__(self, limits: HttpLimits | None = None) -> None:
-        self.limits = limits or HttpLimits()
+        self.limits = limits or DEFAULT_LIMITS
         self.counters: Counter[str] = Counter()
         self._client = _Reader(self, True)
         self._server = _Reader(self, False)
@@ -705,9 +756,7 @@ class HttpConnection:
     ) -> None:
         tx = self._new_transaction()
         tx.method, tx.uri_raw, tx.version = m.group(1), m.group(2), m.group(3) or b""
-        tx.uri_parts = parse_uri(tx.uri_raw)
-        tx.uri = tx.uri_parts.classic
-        tx.request_headers = headers = _build_headers(block, fields, b"cookie")
+        tx.request_headers = headers = Headers(fields, block, b"cookie")
         events.append(RequestHeaders(tx, True, offset))
         if len(self._pending) < self.limits.max_pipelined:
             self._pending.append(tx)
@@ -734,7 +783,7 @@ class HttpConnection:
             self.counters["response_without_request"] += 1
             tx = self._new_transaction()
         tx.response_version, tx.status_code, tx.status_msg = m.group(1), status, m.group(3) or b""
-        tx.response_headers = headers = _build_headers(block, fields, b"set-cookie")
+        tx.response_headers = headers = Headers(fields, block, b"set-cookie")
         events.append(ResponseHeaders(tx, False, offset))
         bodyless = tx.method == b"HEAD" or status in (101, 204, 304) or _is_tunnel(tx)
         framing = None if bodyless else _body_framing(headers, self.limits) or _UntilClose()

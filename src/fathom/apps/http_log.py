@@ -6,13 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 from fathom.apps.http import Transaction
-from fathom.events.schema import FlowScopedEvent
+from fathom.events.eve import FlowIdentity, flow_identity, header_json
+from fathom.events.schema import FlowScopedEvent, event_line
+from fathom.events.timefmt import eve_timestamp
 from fathom.flow.flow import Flow
 
 
 def _text(value: bytes) -> str:
     # Attacker-controlled bytes: kept as they are where they are UTF-8, escaped where not.
     return value.decode("utf-8", "backslashreplace")
+
+
+HTTP_RENDERER = "fathom.apps.http_log:render_http"
+# An http event as plain values: its renderer, the flow's identity, time, interface name, packet
+# number and direction, then the transaction's index, host, URI, user agent, content type,
+# referrer, method, version, status, redirect and response body length.
+HttpRecord = tuple[
+    str, FlowIdentity, float, str | None, int, bool,
+    int, bytes | None, bytes, bytes | None, bytes | None, bytes | None, bytes, bytes, int | None,
+    bytes | None, int,
+]  # fmt: skip
 
 
 class HttpLogEvent(FlowScopedEvent):
@@ -23,30 +36,57 @@ class HttpLogEvent(FlowScopedEvent):
         super().__init__(flow, timestamp, pcap_cnt)
         self.transaction = transaction
 
-    def body(self) -> dict[str, Any]:
+    def record(self) -> HttpRecord:
         tx = self.transaction
-        http: dict[str, Any] = {}
-        host = (tx.host or b"").lower()  # as libhtp normalizes it for Suricata
-        if host:
-            name, colon, port = host.rpartition(b":") if not host.endswith(b"]") else (b"", b"", b"")
-            if colon and port.isdigit() and name:
-                http["hostname"], http["http_port"] = _text(name), int(port)
-            else:
-                http["hostname"] = _text(host)
-        http["url"] = _text(tx.uri_raw)
-        optional = (
-            ("http_user_agent", tx.user_agent),
-            ("http_content_type", tx.content_type),
-            ("http_refer", tx.request_headers.get(b"referer")),
+        status = tx.status_code
+        return (
+            HTTP_RENDERER,
+            flow_identity(self.flow),
+            self.timestamp,
+            self.in_iface,
+            self.pcap_cnt,
+            self.to_server,
+            tx.index,
+            tx.host,
+            tx.uri_raw,
+            tx.user_agent,
+            tx.content_type,
+            tx.request_headers.get(b"referer"),
+            tx.method,
+            tx.version,
+            status,
+            None if status is None else tx.response_headers.get(b"location"),
+            tx.response_body_len,
         )
-        http |= {key: _text(value) for key, value in optional if value is not None}
-        http["http_method"] = _text(tx.method)
-        if tx.version:
-            http["protocol"] = _text(tx.version)
-        if tx.status_code is not None:
-            http["status"] = tx.status_code
-            location = tx.response_headers.get(b"location")
-            if location is not None:
-                http["redirect"] = _text(location)
-        http["length"] = tx.response_body_len
-        return {"tx_id": tx.index, "http": http}
+
+    def render(self) -> bytes:
+        return render_http(self.record())
+
+
+def render_http(record: HttpRecord) -> bytes:
+    """The EVE line of an http event, with Suricata's fields."""
+    (
+        _, ident, timestamp, in_iface, pcap_cnt, to_server, tx_id, host, url, user_agent, content_type,
+        referer, method, version, status, location, length,
+    ) = record  # fmt: skip
+    http: dict[str, Any] = {}
+    host = (host or b"").lower()  # as libhtp normalizes it for Suricata
+    if host:
+        name, colon, port = host.rpartition(b":") if not host.endswith(b"]") else (b"", b"", b"")
+        if colon and port.isdigit() and name:
+            http["hostname"], http["http_port"] = _text(name), int(port)
+        else:
+            http["hostname"] = _text(host)
+    http["url"] = _text(url)
+    optional = (("http_user_agent", user_agent), ("http_content_type", content_type), ("http_refer", referer))
+    http |= {key: _text(value) for key, value in optional if value is not None}
+    http["http_method"] = _text(method)
+    if version:
+        http["protocol"] = _text(version)
+    if status is not None:
+        http["status"] = status
+        if location is not None:
+            http["redirect"] = _text(location)
+    http["length"] = length
+    header = header_json(ident, eve_timestamp(timestamp), "http", in_iface, pcap_cnt, to_server)
+    return event_line(header, {"tx_id": tx_id, "http": http})

@@ -27,7 +27,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fathom.apps.catalog import app_name
-from fathom.apps.http import HttpConnection, HttpEvent, RequestBody, RequestHeaders, ResponseBody
+from fathom.apps.http import (
+    DEFAULT_LIMITS,
+    LOG_LIMITS,
+    HttpConnection,
+    HttpEvent,
+    RequestBody,
+    RequestHeaders,
+    ResponseBody,
+)
 from fathom.apps.http_buffers import (
     REQUEST_BODY,
     REQUEST_HEADERS,
@@ -77,9 +85,12 @@ class _Unflushed:
 class AppState:
     __slots__ = ("cutter", "http", "pending", "service", "streams", "tls", "wizard")
 
-    def __init__(self, keep_streams: bool) -> None:
+    def __init__(self, tcp: bool, keep_streams: bool) -> None:
         self.wizard = WizardState()
-        self.http: HttpConnection | None = HttpConnection()
+        # A TCP flow's HTTP parser: with rules, it fills their buffers; else only the log's fields.
+        self.http: HttpConnection | None = (
+            HttpConnection(DEFAULT_LIMITS if keep_streams else LOG_LIMITS) if tcp else None
+        )
         self.pending: list[_Pending] = []
         # The service rules are gated by, once the wizard named one Snort's wizard names too.
         self.service: str | None = None
@@ -156,8 +167,9 @@ class AppLayer(Layer):
     def _state(self, flow: Flow) -> AppState:
         state = self.slot.get(flow)
         if state is None:
-            inspected = flow.proto == PROTO_TCP and self.on_pdu is not None
-            state = AppState(inspected)
+            tcp = flow.proto == PROTO_TCP
+            inspected = tcp and self.on_pdu is not None
+            state = AppState(tcp, inspected)
             state.service = PORT_BOUND.get((flow.proto, flow.dport))
             if inspected and state.service is not None:
                 state.cutter = CUTTERS[state.service]

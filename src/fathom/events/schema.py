@@ -7,6 +7,8 @@ that the other process renders it."""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import orjson
@@ -83,25 +85,33 @@ class FlowScopedEvent(Event):
         )
 
     def render(self) -> bytes:
-        body = orjson.dumps(self.body())
-        if body == b"{}":
-            return self.header().encode() + b"}\n"
-        return self.header().encode() + b"," + body[1:] + b"\n"
+        return event_line(self.header(), self.body())
 
     def body(self) -> dict[str, Any]:
         return {}
 
 
-# A flow event as plain values: the flow's identity (FlowIdentity's ten values, flat); its last
-# packet's time; the interface name and packet number; packets and bytes to server and to client;
-# state and end reason; whether it alerted; what it speaks (app_proto, nDPI protocol and category,
-# as a plain tuple); TCP flags to server and to client, TCP state and whether it started mid-stream.
+def event_line(header: str, body: dict[str, Any]) -> bytes:
+    """An event's line: the members :func:`header_json` opened, then ``body``'s."""
+    members = orjson.dumps(body)
+    if members == b"{}":
+        return header.encode() + b"}\n"
+    return header.encode() + b"," + members[1:] + b"\n"
+
+
+# An event as plain values, for a sink in another process: its line, or a tuple whose first item
+# names the function that renders it ("module:function"), which takes the whole tuple.
+EventRecord = bytes | tuple[Any, ...]
+
+FLOW_RENDERER = "fathom.events.schema:render_flow"
+# A flow event as plain values: its renderer; the flow's identity; its last packet's time; the
+# interface name and packet number; packets and bytes to server and to client; state and end
+# reason; whether it alerted; what it speaks (app_proto, nDPI protocol and category, as a plain
+# tuple); TCP flags to server and to client, TCP state and whether it started mid-stream.
 FlowRecord = tuple[
-    int, float, bytes, bytes, int, int, int, int, int, int,
-    float, str | None, int, int, int, int, int, str, str, bool, tuple[str, str, str] | None, int, int, int,
-    bool,
+    str, FlowIdentity, float, str | None, int, int, int, int, int, str, str, bool,
+    tuple[str, str, str] | None, int, int, int, bool,
 ]  # fmt: skip
-EventRecord = bytes | FlowRecord
 
 
 class FlowEvent(FlowScopedEvent):
@@ -113,8 +123,9 @@ class FlowEvent(FlowScopedEvent):
     def record(self) -> FlowRecord:
         flow = self.flow
         app = flow.app
-        # One tuple added to another: a third cheaper than unpacking the identity into this one.
-        return flow_identity(flow) + (  # noqa: RUF005
+        return (
+            FLOW_RENDERER,
+            flow_identity(flow),
             flow.last,
             self.in_iface,
             self.pcap_cnt,
@@ -136,9 +147,20 @@ class FlowEvent(FlowScopedEvent):
         return render_flow(self.record())
 
 
+# Renderers by name, imported on first use.
+_RENDERERS: dict[str, Callable[[Any], bytes]] = {}
+
+
 def render_record(record: EventRecord) -> bytes:
     """The EVE line of an event given by :meth:`Event.record`."""
-    return record if isinstance(record, bytes) else render_flow(record)
+    if isinstance(record, bytes):
+        return record
+    name = record[0]
+    render = _RENDERERS.get(name)
+    if render is None:
+        module, _, function = name.partition(":")
+        render = _RENDERERS[name] = getattr(importlib.import_module(module), function)
+    return render(record)
 
 
 def _app_json(app_proto: str, protocol: str, category: str) -> str:
@@ -150,11 +172,10 @@ def _app_json(app_proto: str, protocol: str, category: str) -> str:
 
 def render_flow(record: FlowRecord) -> bytes:
     """The EVE line of a flow event."""
-    ident: FlowIdentity = record[:10]
     (
-        last, in_iface, pcap_cnt, pkts_ts, pkts_tc, bytes_ts, bytes_tc, state, reason, alerted,
+        _, ident, last, in_iface, pcap_cnt, pkts_ts, pkts_tc, bytes_ts, bytes_tc, state, reason, alerted,
         app_name, flags_ts, flags_tc, tcp_state, midstream,
-    ) = record[10:]  # fmt: skip
+    ) = record  # fmt: skip
     start = ident[1]
     end = eve_timestamp(last)
     app = "" if app_name is None else _app_json(*app_name)
