@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fathom import __version__
+from fathom.apps.layer import AppLayer
 from fathom.capture.pcapfile import CaptureError, open_capture
 from fathom.capture.source import PacketSource
 from fathom.config import ConfigError, DetectConfig, load_config
@@ -74,8 +75,8 @@ def _run_with_progress(engine: Engine, source: PacketSource, label: str) -> None
 def _detection(
     paths: Sequence[str], events: DetectConfig, quiet: bool, use_cache: bool
 ) -> tuple[list[LayerFactory], AlertSummary | None]:
-    """The detect layer for the rules in ``paths`` and a sink counting its alerts; nothing when
-    there are no rules, so that packets then pay nothing for detection. Imported here: a run
+    """The detect layer for the rules in ``paths`` and a sink counting its alerts; with no rules,
+    the application layer alone, so that packets pay nothing for detection. Imported here: a run
     without rules does not load the rule machinery at all."""
     from fathom.rules.cache import default_cache_dir, load_index
 
@@ -85,7 +86,7 @@ def _detection(
     if ruleset.rejected and not quiet:
         _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
     if not ruleset.rules:
-        return [], None
+        return [AppLayer], None
     from fathom.rules.alert import AlertSummary
     from fathom.rules.detect import detection
 

@@ -76,6 +76,9 @@ class Engine:
     def bypass(self, flow: Flow) -> None:
         self.flows.bypass(flow)
 
+    def release_data(self, flow: Flow) -> None:
+        self.flows.release_data(flow)
+
     @property
     def current_packet(self) -> Packet:
         return self._pkt

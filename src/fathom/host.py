@@ -21,6 +21,10 @@ class LayerHost(Protocol):
     def bypass(self, flow: Flow) -> None:
         """Stop inspecting ``flow``: later packets only update its counters; its verdicts stay."""
 
+    def release_data(self, flow: Flow) -> None:
+        """The calling layer needs no more of ``flow``'s stream bytes. Reassembly stops unless
+        another layer reads them; packets still reach every layer and the flow is not bypassed."""
+
     @property
     def current_packet(self) -> Packet:
         """The packet being processed: the one that carried the bytes a stream hook receives."""

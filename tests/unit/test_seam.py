@@ -42,13 +42,16 @@ class ProbeEvent(FlowScopedEvent):
 
 
 class ProbeLayer(Layer):
-    """Emits a ``probe`` event when a client sends ``MARK``; bypasses a flow once it sent ``DONE``."""
+    """Emits a ``probe`` event when a client sends ``MARK``; bypasses a flow once it sent ``DONE``;
+    needs no more of its stream bytes once it sent ``ENOUGH``."""
 
     def __init__(self, host: LayerHost) -> None:
         self.host = host
         self.slot = host.new_slot("probe", ProbeState)
         self.seen: list[tuple[int, int, int, int, int]] = []
         self.ended: list[tuple[int, int]] = []
+        # Each ended flow's stream bytes: to the server, to the client.
+        self.streams: list[tuple[bytes, bytes]] = []
 
     def _state(self, flow: Flow) -> ProbeState:
         state = self.slot.get(flow)
@@ -72,12 +75,16 @@ class ProbeLayer(Layer):
 
     def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         self._state(flow).stream[to_server] += buf[off : off + length]
+        if buf[off : off + length] == b"ENOUGH":
+            self.host.release_data(flow)
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
         self._state(flow).gaps.append((to_server, length))
 
     def on_flow_end(self, flow: Flow) -> None:
-        self.ended.append((flow.serial, self._state(flow).packets))
+        state = self._state(flow)
+        self.ended.append((flow.serial, state.packets))
+        self.streams.append((bytes(state.stream[True]), bytes(state.stream[False])))
 
 
 def probe_engine() -> tuple[Engine, list[ProbeLayer]]:
@@ -203,3 +210,28 @@ def test_chained_layers_run_in_order_and_a_bypass_stops_the_rest() -> None:
     assert counter.packets == [1, 2, 3, 4]
     assert counter.stream_bytes == 3
     assert made[0].ended == [(1, 5)]
+
+
+def test_a_released_flow_is_no_longer_reassembled_but_its_packets_still_come() -> None:
+    engine, (probe,) = probe_engine()
+    sink = ListSink()
+    engine.add_sink(sink)
+    conv = TcpConversation().handshake().client_sends(b"abc").client_sends(b"ENOUGH")
+    conv = conv.client_sends(b"later").server_sends(b"reply").close()
+    feed(engine, conv.packets)
+    engine.finish()
+    (flow_event,) = sink.events
+    # Every packet reached the layer; stream bytes stopped after ENOUGH, in both directions.
+    assert [cnt for cnt, *_ in probe.seen] == list(range(1, len(conv.packets) + 1))
+    assert probe.streams == [(b"abcENOUGH", b"")]
+    assert flow_event["flow"]["state"] == "closed"
+    assert engine.flows.stats.bypassed == 0
+
+
+def test_a_release_by_one_of_two_readers_keeps_the_stream_going() -> None:
+    counter = CountingLayer()
+    engine = Engine(layers=[ProbeLayer, lambda host: counter])
+    conv = TcpConversation().handshake().client_sends(b"ENOUGH").client_sends(b"later")
+    feed(engine, conv.packets)
+    engine.finish()
+    assert counter.stream_bytes == len(b"ENOUGHlater")

@@ -579,15 +579,21 @@ class _Reader:
 
     def _head(self, data: bytes, pos: int, base: int, events: list[HttpEvent]) -> int:
         n = len(data)
+        limit = self._conn.limits.max_header_bytes
         if not self._buf:
             # Blank lines between messages are tolerated, as Snort does.
             while pos < n and data[pos] in b"\r\n":
                 pos += 1
             if pos == n:
                 return n
+            # The common case: the whole head in this segment. Nothing needs holding.
+            m = _HEAD_END.search(data, pos)
+            if m is not None and m.end() - pos <= limit:
+                end = m.end()
+                self._conn.head(self, data[pos:end], base + end, events)
+                return end
         held = len(self._buf)
         self._buf += data[pos:]
-        limit = self._conn.limits.max_header_bytes
         m = _HEAD_END.search(self._buf, max(0, held - 2))
         if m is None or m.end() > limit:
             if m is not None or len(self._buf) > limit:

@@ -179,8 +179,12 @@ class AppLayer(Layer):
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
         if pkt.proto != PROTO_TCP:
             if pkt.payload_len and flow.app is None:
-                self._identify(flow, self._state(flow), to_server, pkt.payload(), pkt.proto)
+                data = pkt.payload()
+                if not self._named_at_first_look(flow, to_server, data, pkt.proto):
+                    self._identify(flow, self._state(flow), to_server, data, pkt.proto)
             return
+        if self.on_pdu is None:
+            return  # packets only pace PDUs, and nobody inspects any
         # A SYN-ACK flushes nothing, even when it acknowledges data sent with the SYN (TCP Fast
         # Open): Snort flushes on the acknowledgements of an established session.
         if pkt.tcp_flags & (TH_ACK | TH_SYN) == TH_ACK:
@@ -192,8 +196,16 @@ class AppLayer(Layer):
                     self._flush(flow, state, not to_server, pkt)
 
     def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
-        state = self._state(flow)
         data = memoryview(buf)[off : off + length]
+        if (
+            flow.app is None
+            and self.slot.get(flow) is None
+            and self._named_at_first_look(flow, to_server, data, PROTO_TCP)
+            and flow.app_proto != "http"
+        ):
+            self.host.release_data(flow)  # named, and no parser reads it: its bytes are not needed
+            return
+        state = self._state(flow)
         streams = state.streams
         if streams is not None:
             first = flow.first_seq_ts if to_server else flow.first_seq_tc
@@ -207,12 +219,24 @@ class AppLayer(Layer):
         if flow.app is None:
             self._identify(flow, state, to_server, data, PROTO_TCP)
         http = state.http
-        if http is None:
-            return
-        for event in http.feed(to_server, data):
-            self._deliver(flow, event)
-        if http.stopped(True) and http.stopped(False):
-            self._end_http(flow, state)
+        if http is not None:
+            for event in http.feed(to_server, data):
+                self._deliver(flow, event)
+            if http.stopped(True) and http.stopped(False):
+                self._end_http(flow, state)
+        if state.http is None and state.streams is None and (flow.app is not None or state.wizard.done):
+            self.host.release_data(flow)  # decided, no parser left, no PDUs to cut
+
+    def _named_at_first_look(self, flow: Flow, to_server: bool, data: memoryview, proto: int) -> bool:
+        """Without rules, a flow whose payload confirms what its port suggests is named at once and
+        needs no state here (rules need the state: it decides what their services are)."""
+        if self.on_pdu is not None:
+            return False
+        service = self.wizard.first_look(to_server, data, proto, flow.sport, flow.dport)
+        if service is None:
+            return False
+        self._publish(flow, service)
+        return True
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
         state = self.slot.get(flow)

@@ -238,6 +238,7 @@ SIGNATURES = (
 # --- Curses ----------------------------------------------------------------------------------
 
 _DNS_HEADER = struct.Struct("!HHHHHH")
+_TYPE_CLASS = struct.Struct("!HH")
 _DNS_OPCODES = frozenset({0, 2, 4, 5})  # query, status, notify, update
 _DNS_CLASSES = frozenset({1, 3, 4, 254, 255})  # IN, CH, HS, NONE, ANY
 _MAX_LABELS = 127
@@ -274,7 +275,7 @@ def dns_message(msg: Bytes) -> bool | None:
     end = _dns_name_end(msg, _DNS_HEADER.size)
     if end is None or end + 4 > len(msg):
         return None
-    qtype, qclass = struct.unpack_from("!HH", msg, end)
+    qtype, qclass = _TYPE_CLASS.unpack_from(msg, end)
     return qtype != 0 and qclass & 0x7FFF in _DNS_CLASSES
 
 
@@ -826,7 +827,7 @@ class Book:
     (hexes, then signatures, then spells, as Snort casts hexes before spells), one pattern
     recognising bytes that may still match, and the curses."""
 
-    __slots__ = ("alive", "curses", "match", "names", "needs", "pairs")
+    __slots__ = ("alive", "curses", "match", "names", "needs", "pairs", "patterns")
 
     def __init__(self, transport: int, to_server: bool) -> None:
         def texts(m: Magic) -> tuple[str, ...]:
@@ -855,11 +856,30 @@ class Book:
             if transport in c.transports and (c.to_server if to_server else c.to_client)
         )
         self.pairs = tuple((p.service, p.test) for p in PAIRS) if transport == UDP else ()
+        # Each service's own magic, anchored: to confirm the service a port suggests in one test.
+        own: dict[str, list[bytes]] = {}
+        for svc, c in hex_items:
+            own.setdefault(svc, []).append(c.pattern)
+        for s in sigs:
+            own.setdefault(s.service, []).append(s.pattern)
+        for svc, c in spell_items:
+            own.setdefault(svc, []).append(_LEADING_SPACE + b"(?:" + c.pattern + b")")
+        self.patterns = {svc: re.compile(b"|".join(texts), re.S) for svc, texts in own.items()}
 
     def _group(self, service: str, pattern: bytes) -> bytes:
         name = f"g{len(self.names)}"
         self.names[name] = service
         return b"(?P<" + name.encode() + b">" + pattern + b")"
+
+    def confirms(self, service: str, data: Bytes, sport: int, dport: int) -> bool:
+        """Whether ``data`` alone shows ``service``, by that service's magic and curses only."""
+        pattern = self.patterns.get(service)
+        if pattern is not None and pattern.match(data) is not None:
+            return True
+        for name, test, ports in self.curses:
+            if name == service and (not ports or sport in ports or dport in ports) and test(data):
+                return True
+        return False
 
     def identify(
         self, data: Bytes, sport: int = 0, dport: int = 0, prev: bytes | None = None
@@ -911,6 +931,11 @@ class WizardState:
         self.by_port = False
         self.client = Side()
         self.server = Side()
+
+    @property
+    def done(self) -> bool:
+        """Whether the search is over: a service named, or both directions given up."""
+        return self.service is not None or (self.client.done and self.server.done)
 
 
 class WizardStats:
@@ -968,6 +993,17 @@ class ServiceWizard:
             side.prev = None
             self.stats.gave_up[reason] += 1
         return state.service
+
+    def first_look(self, to_server: bool, data: Bytes, proto: int, sport: int, dport: int) -> str | None:
+        """The service the server port suggests, when the first payload of a direction confirms it
+        on its own: most flows are named so, with no per-flow state. None sends the flow to
+        :meth:`observe`."""
+        hint = PORT_HINTS.get((proto, dport))
+        book = self._books.get((proto, to_server))
+        if hint is None or book is None or not book.confirms(hint, data[: self.max_depth], sport, dport):
+            return None
+        self.stats.hits[hint] += 1
+        return hint
 
     def _stop_reason(self, side: Side, proto: int, pending: bool) -> str | None:
         if proto == TCP and len(side.buf) >= self.max_depth:

@@ -101,6 +101,13 @@ def _active(layer: Layer, hook: str) -> bool:
     return hook in layer.hooked if isinstance(layer, LayerChain) else overrides(layer, hook)
 
 
+def data_readers(layer: Layer) -> int:
+    """How many layers read stream bytes (override ``on_data``)."""
+    if isinstance(layer, LayerChain):
+        return len(layer._data)
+    return int(overrides(layer, "on_data"))
+
+
 def packet_hook(layer: Layer) -> PacketHook | None:
     """The per-packet hook to call, or None when no layer looks at packets (the cheapest path)."""
     return layer.on_packet if _active(layer, "on_packet") else None

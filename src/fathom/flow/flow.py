@@ -73,6 +73,7 @@ class Flow:
         "pkts_tc",
         "pkts_ts",
         "proto",
+        "reassemble",
         "serial",
         "slots",
         "sport",
@@ -140,6 +141,8 @@ class Flow:
         # Published by the application layer: what the flow speaks.
         self.app: AppName | None = None
         self.alerted = False
+        # Whether some layer still reads the flow's stream bytes (see TcpTracker.release).
+        self.reassemble = True
         # Per-layer state (see fathom.flow.slots); empty when no layer keeps any.
         self.slots: list[object] = [None] * slot_count if slot_count else _NO_SLOTS
         # Where the expiry index filed the flow: its idle timeout then, and the second of its last packet.

@@ -24,7 +24,7 @@ from fathom.decode.packet import (
     TH_SYN,
     Packet,
 )
-from fathom.flow.consumer import Layer, end_hook, packet_hook
+from fathom.flow.consumer import Layer, data_readers, end_hook, packet_hook
 from fathom.flow.expiry import IdleIndex
 from fathom.flow.flow import (
     END_FORCED,
@@ -70,6 +70,7 @@ class FlowTableStats:
 
 class FlowTable:
     __slots__ = (
+        "data_readers",
         "flows",
         "idle",
         "live",
@@ -99,6 +100,7 @@ class FlowTable:
         self.on_packet = packet_hook(layer)
         self.on_flow_end = end_hook(layer)
         self.on_end = on_end
+        self.data_readers = data_readers(layer)
         self.flows: dict[FlowKey, Flow] = {}
         self.live = 0
         self.idle = IdleIndex()
@@ -245,6 +247,12 @@ class FlowTable:
     def bypass(self, flow: Flow) -> None:
         """A layer is done with ``flow``: later packets only update its counters."""
         bypass(flow)
+
+    def release_data(self, flow: Flow) -> None:
+        """A layer needs no more of ``flow``'s stream bytes. Reassembly stops when that layer is
+        the only one reading them; with several readers it goes on to the stream depth."""
+        if self.data_readers == 1:
+            self.tcp.release(flow)
 
     def _make_room(self, now: float) -> None:
         """The table is full: expire idle flows, then end the longest-idle ones until 1/64 of the cap

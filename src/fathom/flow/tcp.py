@@ -119,7 +119,7 @@ class TcpTracker:
             peer.acked(pkt.ack)
             if peer.done:
                 self._check_depth(flow)
-        if pkt.payload_len and not flags & TH_RST:
+        if pkt.payload_len and not flags & TH_RST and flow.reassemble:
             if stream is None:
                 stream = self._new_stream(flow, to_server)
             elif stream.done:
@@ -189,6 +189,16 @@ class TcpTracker:
             flow.first_seq_ts = first
         else:
             flow.first_seq_tc = first
+
+    @staticmethod
+    def release(flow: Flow) -> None:
+        """No layer reads ``flow``'s stream bytes any more: reassembly stops in both directions and
+        queued data is dropped. Unlike a bypass, packets still reach the layers and the flow keeps
+        its state."""
+        flow.reassemble = False
+        for stream in (flow.stream_ts, flow.stream_tc):
+            if stream is not None:
+                stream.stop()
 
     def is_reuse(self, flow: Flow, pkt: Packet) -> bool:
         """A fresh SYN on a finished connection starts a new session on the same ports."""

@@ -1,0 +1,88 @@
+"""Application identification without rules: the app layer alone names every flow it can, and a
+flow whose first payload confirms what its port suggests costs it no per-flow state."""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from fathom.apps.layer import AppLayer
+from fathom.engine import Engine
+from fathom.host import LayerHost
+from tests.traffic import CLIENT, SERVER, ListSink, TcpConversation, feed, udp
+
+DNS_QUERY = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x07example\x03com\x00\x00\x01\x00\x01"
+TLS_HELLO = bytes.fromhex("160301002f0100002b0303") + bytes(32) + bytes.fromhex("000002c02f0100")
+
+
+def identifying_engine() -> tuple[Engine, AppLayer, ListSink]:
+    made: list[AppLayer] = []
+
+    def build(host: LayerHost) -> AppLayer:
+        made.append(AppLayer(host))
+        return made[-1]
+
+    engine = Engine(layers=[build])
+    sink = ListSink()
+    engine.add_sink(sink)
+    return engine, made[0], sink
+
+
+def flows(sink: ListSink) -> dict[int, dict[str, Any]]:
+    return {e["dest_port"]: e for e in sink.events if e["event_type"] == "flow"}
+
+
+def test_flows_named_at_first_look_keep_no_state_and_are_no_longer_reassembled() -> None:
+    engine, app, sink = identifying_engine()
+    states = []
+
+    tls = TcpConversation(dport=443).handshake().client_sends(TLS_HELLO)
+    tls.server_sends(b"\x16\x03\x03\x00\x02\x02\x00").client_sends(b"\x17\x03\x03\x00\x01x")
+    feed(engine, tls.packets[:4])
+    (flow,) = engine.flows.flows.values()
+    states.append(app.slot.get(flow))
+    feed(engine, [*tls.packets[4:], udp(2000.0, CLIENT, SERVER, 40001, 53, DNS_QUERY)])
+    engine.finish()
+
+    assert states == [None]
+    named = flows(sink)
+    assert (named[443]["app_proto"], named[443]["app"]) == (
+        "tls",
+        {"protocol": "TLS", "application": None, "category": "Web"},
+    )
+    assert named[53]["app_proto"] == "dns"
+    # Named by its first segment and read by no parser, the TLS flow was not reassembled further,
+    # nor bypassed: its state is its own.
+    assert engine.flows.stream_stats.delivered_bytes == len(TLS_HELLO)
+    assert named[443]["flow"]["state"] != "bypassed"
+    assert app.wizard.stats.hits == {"ssl": 1, "dns": 1}
+
+
+def test_http_named_at_first_look_is_still_parsed_for_its_log() -> None:
+    engine, _, sink = identifying_engine()
+    conv = TcpConversation(dport=80).handshake()
+    conv.client_sends(b"GET /a HTTP/1.1\r\nHost: example.com\r\nUser-Agent: t/1\r\n\r\n")
+    conv.server_sends(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi").client_acks()
+    feed(engine, conv.packets)
+    engine.finish()
+    (http,) = [e["http"] for e in sink.events if e["event_type"] == "http"]
+    assert http == {
+        "hostname": "example.com",
+        "url": "/a",
+        "http_user_agent": "t/1",
+        "http_method": "GET",
+        "protocol": "HTTP/1.1",
+        "status": 200,
+        "length": 2,
+    }
+    assert flows(sink)[80]["app_proto"] == "http"
+
+
+def test_a_port_the_payload_contradicts_is_searched_by_the_wizard() -> None:
+    """Port 53 suggests DNS; an HTTP request there is named HTTP from the payload."""
+    engine, app, sink = identifying_engine()
+    conv = TcpConversation(dport=53).handshake().client_sends(b"GET / HTTP/1.1\r\n\r\n")
+    feed(engine, conv.packets)
+    engine.finish()
+    assert flows(sink)[53]["app_proto"] == "http"
+    assert app.wizard.stats.hits == {"http": 1}
