@@ -76,21 +76,21 @@ class Headers:
         fields: list[tuple[bytes, bytes]] | None = None,
         raw: bytes = b"",
         cookie_name: bytes = b"cookie",
+        first: dict[bytes, bytes] | None = None,
     ) -> None:
         self.fields = fields if fields is not None else []
         self.raw = raw
         self._cookie_name = cookie_name
         self._buffers: tuple[bytes, bytes, bytes] | None = None
-        # The raw value of the first field of each name (lower case), made on the first lookup.
-        self._first: dict[bytes, bytes] | None = None
+        # The raw value of the first field of each name (lower case): given, or made when first
+        # looked up.
+        self._first = first
 
     def get(self, name: bytes) -> bytes | None:
         """The normalized value of the first field called ``name`` (lower case)."""
         first = self._first
         if first is None:
-            first = self._first = {}
-            for key, raw in self.fields:
-                first.setdefault(key.lower(), raw)
+            first = self._first = first_fields(self.fields)
         found = first.get(name)
         return None if found is None else header_value(found)
 
@@ -129,20 +129,34 @@ class Headers:
 _NO_HEADERS = Headers()
 
 
-def _parse_fields(lines: list[bytes]) -> list[tuple[bytes, bytes]] | None:
-    """Header lines to (name, raw value) pairs; continuation lines stay in the value so the raw
-    form survives. None when a line has no colon."""
+def first_fields(fields: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    """The raw value of the first field of each name, by lower-case name."""
+    return {name.lower(): value for name, value in reversed(fields)}
+
+
+def _parse_head(block: bytes) -> tuple[bytes, list[tuple[bytes, bytes]] | None]:
+    """A header block's start line and its fields, (name, raw value) pairs; continuation lines
+    stay in the value so the raw form survives. The fields are None when a line has no colon."""
+    lines = block.split(b"\n")
+    while lines and lines[-1] in (b"", b"\r"):
+        lines.pop()
+    start = lines[0] if lines else b""
+    if start.endswith(b"\r"):
+        start = start[:-1]
     fields: list[tuple[bytes, bytes]] = []
-    for line in lines:
+    for i in range(1, len(lines)):
+        line = lines[i]
+        if line.endswith(b"\r"):
+            line = line[:-1]
         if line[:1] in (b" ", b"\t") and fields:
             name, value = fields[-1]
             fields[-1] = (name, value + _CRLF + line)
             continue
         colon = line.find(b":")
         if colon <= 0:
-            return None
+            return start, None
         fields.append((line[:colon].rstrip(b" \t"), line[colon + 1 :]))
-    return fields
+    return start, fields
 
 
 @dataclass(slots=True)
@@ -529,13 +543,6 @@ class _Chunked(_Framing):
         return True
 
 
-def _lines(block: bytes) -> list[bytes]:
-    lines = block.split(b"\n")
-    while lines and lines[-1] in (b"", b"\r"):
-        lines.pop()
-    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
-
-
 def _body_framing(headers: Headers, limits: HttpLimits) -> _Framing | None:
     """Chunked, by length, or None when neither is declared."""
     te = headers.get(b"transfer-encoding")
@@ -730,39 +737,40 @@ class HttpConnection:
 
     def head(self, reader: _Reader, block: bytes, offset: int, events: list[HttpEvent]) -> None:
         """A header block is complete on ``reader``'s direction."""
-        lines = _lines(block)
-        fields = _parse_fields(lines[1:])
+        start_line, fields = _parse_head(block)
         if fields is None:
             reader.stop("bad_header_line")
             return
-        length = [value for name, value in fields if name.lower() == b"content-length"]
+        by_name = first_fields(fields)
+        length = by_name.get(b"content-length")
+        first: dict[bytes, bytes] | None = by_name
         if len(fields) > self.limits.max_headers:
             self.counters["too_many_headers"] += 1
             del fields[self.limits.max_headers :]
-        if length and not header_value(length[0]).isdigit():
+            first = None  # made again from the fields kept
+        if length is not None and not header_value(length).isdigit():
             # The headers are still inspected, as Snort's are; where the body ends is unknown, so
             # the direction stops before it (start_body).
             reader.stop("bad_content_length")
-        start = (_REQUEST_LINE if reader.to_server else _STATUS_LINE).fullmatch(lines[0])
+        start = (_REQUEST_LINE if reader.to_server else _STATUS_LINE).fullmatch(start_line)
         if start is None:
             reader.stop("bad_start_line")
         elif reader.to_server:
-            self._request(reader, start, block, fields, offset, events)
+            self._request(reader, start, Headers(fields, block, b"cookie", first), offset, events)
         else:
-            self._response(reader, start, block, fields, offset, events)
+            self._response(reader, start, Headers(fields, block, b"set-cookie", first), offset, events)
 
     def _request(
         self,
         reader: _Reader,
         m: re.Match[bytes],
-        block: bytes,
-        fields: list[tuple[bytes, bytes]],
+        headers: Headers,
         offset: int,
         events: list[HttpEvent],
     ) -> None:
         tx = self._new_transaction()
         tx.method, tx.uri_raw, tx.version = m.group(1), m.group(2), m.group(3) or b""
-        tx.request_headers = headers = Headers(fields, block, b"cookie")
+        tx.request_headers = headers
         events.append(RequestHeaders(tx, True, offset))
         if len(self._pending) < self.limits.max_pipelined:
             self._pending.append(tx)
@@ -775,8 +783,7 @@ class HttpConnection:
         self,
         reader: _Reader,
         m: re.Match[bytes],
-        block: bytes,
-        fields: list[tuple[bytes, bytes]],
+        headers: Headers,
         offset: int,
         events: list[HttpEvent],
     ) -> None:
@@ -789,7 +796,7 @@ class HttpConnection:
             self.counters["response_without_request"] += 1
             tx = self._new_transaction()
         tx.response_version, tx.status_code, tx.status_msg = m.group(1), status, m.group(3) or b""
-        tx.response_headers = headers = Headers(fields, block, b"set-cookie")
+        tx.response_headers = headers
         events.append(ResponseHeaders(tx, False, offset))
         bodyless = tx.method == b"HEAD" or status in (101, 204, 304) or _is_tunnel(tx)
         framing = None if bodyless else _body_framing(headers, self.limits) or _UntilClose()
