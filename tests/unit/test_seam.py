@@ -235,3 +235,15 @@ def test_a_release_by_one_of_two_readers_keeps_the_stream_going() -> None:
     feed(engine, conv.packets)
     engine.finish()
     assert counter.stream_bytes == len(b"ENOUGHlater")
+
+
+def test_a_release_once_both_directions_have_streams_is_no_bypass() -> None:
+    engine, _ = probe_engine()
+    sink = ListSink()
+    engine.add_sink(sink)
+    conv = TcpConversation().handshake().client_sends(b"abc").server_sends(b"ENOUGH").client_sends(b"x")
+    feed(engine, conv.packets)
+    engine.finish()
+    (flow_event,) = sink.events
+    assert flow_event["flow"]["state"] == "established"
+    assert engine.flows.stats.bypassed == 0

@@ -261,6 +261,8 @@ class AppLayer(Layer):
     def on_flow_end(self, flow: Flow) -> None:
         state = self.slot.get(flow)
         if state is None:
+            if flow.app is None:  # no payload at all: its port may name it, as nDPI guesses
+                self._publish(flow, self.wizard.finish(None, flow.proto, flow.sport, flow.dport))
             return
         if state.http is not None:
             for event in state.http.end():

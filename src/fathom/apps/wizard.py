@@ -27,11 +27,11 @@ direction accumulate up to ``max_depth``; each UDP datagram is judged on its own
 A direction is abandoned, with its reason counted, when it reaches ``max_depth`` bytes or
 ``max_packets`` packets, or when its bytes can no longer start any magic.
 
-Ports alone name a service only at the end of a flow that the payload never decided, and only
-when one of its directions carried no payload at all (an unanswered request, a capture that saw
-one side): half a conversation is too little to rule a service out. A flow whose two sides both
-spoke without matching stays unknown. Every service of ``PORT_HINTS`` may come from its port this
-way; ``wins`` (WINS replication, TCP 42) comes from its port only, having no magic here.
+Ports are hints. A direction's first payload that confirms what the server port suggests names
+the flow at once (``first_look``). Ports alone name a service only at the end of a flow that the
+payload never decided (no payload, half a conversation, or bytes no magic follows), as nDPI
+guesses by port. Every service of ``PORT_HINTS`` may come from its port this way; ``wins`` (WINS
+replication, TCP 42) comes from its port only, having no magic here.
 FTP data connections (``ftp-data``) are not covered: they are named by the control channel's
 PORT/PASV/EPSV exchange, not by their own bytes.
 """
@@ -1015,16 +1015,23 @@ class ServiceWizard:
             return "mismatch"
         return None
 
-    def finish(self, state: WizardState, proto: int, sport: int, dport: int) -> str | None:
+    def finish(self, state: WizardState | None, proto: int, sport: int, dport: int) -> str | None:
         """At the flow's end: the service, from the server port (else the client's) when the
-        payload named none and one direction carried none."""
-        if state.service is None and not (state.client.seen and state.server.seen):
-            hint = PORT_HINTS.get((proto, dport)) or PORT_HINTS.get((proto, sport))
+        payload named none, as nDPI guesses. A flow that carried no payload at all has no state."""
+        if state is None:
+            return self._port_hint(proto, sport, dport)
+        if state.service is None:
+            hint = self._port_hint(proto, sport, dport)
             if hint is not None:
                 self._decide(state, hint)
                 state.by_port = True
-                self.stats.port_hints[hint] += 1
         return state.service
+
+    def _port_hint(self, proto: int, sport: int, dport: int) -> str | None:
+        hint = PORT_HINTS.get((proto, dport)) or PORT_HINTS.get((proto, sport))
+        if hint is not None:
+            self.stats.port_hints[hint] += 1
+        return hint
 
     @staticmethod
     def _decide(state: WizardState, service: str) -> None:

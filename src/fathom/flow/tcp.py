@@ -134,9 +134,12 @@ class TcpTracker:
 
     @staticmethod
     def _check_depth(flow: Flow) -> None:
-        """Both directions at their depth: nothing more to reassemble, so bypass the flow."""
+        """Both directions at their depth: nothing more to reassemble, so bypass the flow (a flow
+        whose streams were released is not: its layers still want its packets)."""
         ts, tc = flow.stream_ts, flow.stream_tc
-        if ts is not None and tc is not None and ts.done and tc.done and not flow.bypassed:
+        if flow.bypassed or not flow.reassemble:
+            return
+        if ts is not None and tc is not None and ts.done and tc.done:
             bypass(flow)
 
     def _control(self, flow: Flow, to_server: bool, flags: int, pkt: Packet) -> None:
