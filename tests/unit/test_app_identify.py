@@ -86,3 +86,18 @@ def test_a_port_the_payload_contradicts_is_searched_by_the_wizard() -> None:
     engine.finish()
     assert flows(sink)[53]["app_proto"] == "http"
     assert app.wizard.stats.hits == {"http": 1}
+
+
+def test_what_the_http_parsers_meet_is_counted_for_the_engine() -> None:
+    engine, _, _ = identifying_engine()
+    for sport in (40001, 40002):
+        conv = TcpConversation(sport=sport, dport=8000).handshake()
+        conv.client_sends(b"\x00\x01 binary, not a request line\r\n\r\n")
+        conv.server_sends(b"HTTP/1.1 200 OK\r\n\r\n")
+        feed(engine, conv.packets)
+    engine.finish()
+    counters = engine.counters()
+    assert {k: v for k, v in counters.items() if k.startswith("app.http.")} == {
+        "app.http.bad_start_line": 2,
+        "app.http.response_without_request": 2,
+    }

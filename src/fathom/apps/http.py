@@ -698,9 +698,10 @@ class HttpConnection:
 
     __slots__ = ("_client", "_pending", "_server", "_tx_count", "counters", "limits")
 
-    def __init__(self, limits: HttpLimits | None = None) -> None:
+    def __init__(self, limits: HttpLimits | None = None, counters: Counter[str] | None = None) -> None:
         self.limits = limits or DEFAULT_LIMITS
-        self.counters: Counter[str] = Counter()
+        # Anomalies by reason: the caller's tally (shared by its connections), else this one's own.
+        self.counters: Counter[str] = Counter() if counters is None else counters
         self._client = _Reader(self, True)
         self._server = _Reader(self, False)
         self._pending: deque[Transaction] = deque()

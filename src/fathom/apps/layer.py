@@ -24,6 +24,7 @@ acknowledges nothing and its data is a hole in the PDUs, as Snort's stream never
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from fathom.apps.catalog import app_name
@@ -85,11 +86,12 @@ class _Unflushed:
 class AppState:
     __slots__ = ("cutter", "http", "pending", "service", "streams", "tls", "wizard")
 
-    def __init__(self, tcp: bool, keep_streams: bool) -> None:
-        self.wizard = WizardState()
+    def __init__(self, tcp: bool, keep_streams: bool, http_counters: Counter[str]) -> None:
+        # The wizard's search, once the flow's payload needs one.
+        self.wizard: WizardState | None = None
         # A TCP flow's HTTP parser: with rules, it fills their buffers; else only the log's fields.
         self.http: HttpConnection | None = (
-            HttpConnection(DEFAULT_LIMITS if keep_streams else LOG_LIMITS) if tcp else None
+            HttpConnection(DEFAULT_LIMITS if keep_streams else LOG_LIMITS, http_counters) if tcp else None
         )
         self.pending: list[_Pending] = []
         # The service rules are gated by, once the wizard named one Snort's wizard names too.
@@ -136,9 +138,12 @@ class AppLayer(Layer):
         # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
         self.on_pdu: PduHandler | None = None
         self.stats = AppStats()
+        # What the HTTP parsers of all flows met: malformed messages, bounds reached (http.py).
+        self.http_counters: Counter[str] = Counter()
 
     def counters(self) -> dict[str, int]:
-        return {f"app.{name}": count for name, count in self.stats.as_dict().items()}
+        http = {f"app.http.{reason}": count for reason, count in sorted(self.http_counters.items())}
+        return {f"app.{name}": count for name, count in self.stats.as_dict().items()} | http
 
     def service(self, flow: Flow) -> str | None:
         """The flow's service in Snort's names, as rules' ``service`` options gate on."""
@@ -169,7 +174,7 @@ class AppLayer(Layer):
         if state is None:
             tcp = flow.proto == PROTO_TCP
             inspected = tcp and self.on_pdu is not None
-            state = AppState(tcp, inspected)
+            state = AppState(tcp, inspected, self.http_counters)
             state.service = PORT_BOUND.get((flow.proto, flow.dport))
             if inspected and state.service is not None:
                 state.cutter = CUTTERS[state.service]
@@ -224,7 +229,8 @@ class AppLayer(Layer):
                 self._deliver(flow, event)
             if http.stopped(True) and http.stopped(False):
                 self._end_http(flow, state)
-        if state.http is None and state.streams is None and (flow.app is not None or state.wizard.done):
+        searched = state.wizard is not None and state.wizard.done
+        if state.http is None and state.streams is None and (flow.app is not None or searched):
             self.host.release_data(flow)  # decided, no parser left, no PDUs to cut
 
     def _named_at_first_look(self, flow: Flow, to_server: bool, data: memoryview, proto: int) -> bool:
@@ -297,9 +303,12 @@ class AppLayer(Layer):
         stream.base += excess
 
     def _identify(self, flow: Flow, state: AppState, to_server: bool, data: memoryview, proto: int) -> None:
-        service = self.wizard.observe(state.wizard, to_server, data, proto, flow.sport, flow.dport)
+        wizard = state.wizard
+        if wizard is None:
+            wizard = state.wizard = WizardState()
+        service = self.wizard.observe(wizard, to_server, data, proto, flow.sport, flow.dport)
         if service is None:
-            if state.wizard.client.done and state.wizard.server.done and state.cutter is None:
+            if wizard.client.done and wizard.server.done and state.cutter is None:
                 state.streams = None
             return
         self._publish(flow, service)
@@ -311,8 +320,8 @@ class AppLayer(Layer):
             if state.streams is not None:
                 # As with Snort's splitters, a direction the wizard already searched has no last
                 # flush at its end: only what its new splitter cuts is inspected.
-                state.streams[True].last_flush = not state.wizard.client.seen
-                state.streams[False].last_flush = not state.wizard.server.seen
+                state.streams[True].last_flush = not wizard.client.seen
+                state.streams[False].last_flush = not wizard.server.seen
         if service != "http":
             state.http = None
         if state.cutter is None:
