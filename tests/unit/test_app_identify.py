@@ -6,6 +6,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from scapy.layers.inet import ICMP, IP
+from scapy.layers.l2 import Ether
+
 from fathom.apps.layer import AppLayer
 from fathom.engine import Engine
 from fathom.host import LayerHost
@@ -101,3 +104,15 @@ def test_what_the_http_parsers_meet_is_counted_for_the_engine() -> None:
         "app.http.bad_start_line": 2,
         "app.http.response_without_request": 2,
     }
+
+
+def test_flows_without_payload_are_named_by_protocol_or_port_at_their_end() -> None:
+    """As nDPI guesses: ICMP by its protocol number, an unanswered SYN by its server port."""
+    engine, app, sink = identifying_engine()
+    ping = Ether() / IP(src=CLIENT, dst=SERVER) / ICMP(type=8) / b"abcd"
+    scan = TcpConversation(dport=22).handshake()
+    feed(engine, [(1000.0, ping), scan.packets[0]])  # the SYN alone
+    engine.finish()
+    named = {e["proto"]: (e.get("app_proto"), e["app"]["protocol"]) for e in sink.events}
+    assert named == {"ICMP": ("icmp", "ICMP"), "TCP": ("ssh", "SSH")}
+    assert app.wizard.stats.port_hints == {"icmp": 1, "ssh": 1}

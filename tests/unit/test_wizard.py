@@ -269,6 +269,9 @@ NDPI_TO_SNORT = {
     "DNP3": "dnp3",
     "RESP": "redis",
     "Modbus": "modbus",
+    "WhatsApp": "whatsapp",
+    "Spotify": "spotify",
+    "Dropbox": "dropbox",
 }
 _NDPI_FLOW = re.compile(
     r"^\t\d+\t(TCP|UDP) (\S+):(\d+) <?-> (\S+):(\d+) (?:\[VLAN: \d+\])?\[proto: [\d.]+/([\w-]+)[.\]]"
@@ -286,7 +289,7 @@ def snort_service(ndpi: str, ports: set[int]) -> str | None:
 def expected_services(capture: Path) -> dict[FlowKey, str | None]:
     """What the wizard should name for each flow that nDPI names from its payload: the same
     service, or nothing when nDPI's protocol has no Snort service. nDPI's guesses from ports alone
-    are left out (the wizard guesses only for silent sides), and so are its unknown flows."""
+    are left out (the wizard guesses only at a flow's end), and so are its unknown flows."""
     expected = capture.with_name(re.sub(r"\.pcapn?g?$", "", capture.name) + ".expected.txt")
     services: dict[FlowKey, str | None] = {}
     for line in expected.read_text(errors="replace").splitlines():
@@ -415,6 +418,10 @@ NEW_CASES = [
     ("modbus", bytes.fromhex("00d1 0000 0006 01 03 0001 0001"), True, TCP),
     ("modbus", bytes.fromhex("00d1 0000 0005 01 03 02 0000"), False, TCP),
     ("modbus", bytes.fromhex("0001 0000 0003 11 83 02"), False, TCP),  # an exception answer
+    ("whatsapp", b"WA\x01\x05\x00\x00\x1a\xf8\x05\x01\xa5", True, TCP),
+    ("whatsapp", b"ED\x00\x01\x00\x00\x02\x08\x00WA\x02\x00", True, TCP),
+    ("spotify", b"SpotUdp0" + bytes(range(36)), True, UDP),
+    ("dropbox", b'{"host_int": 123456789, "version": [2, 0], "displayname": "", "port": 17500}', True, UDP),
 ]
 
 

@@ -49,7 +49,7 @@ from fathom.apps.sip import sip_buffers
 from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
 from fathom.apps.tls_state import SSL_FLAGS_BUFFER, session_flags
 from fathom.apps.wizard import SNORT_SERVICES, ServiceWizard, WizardState
-from fathom.decode.packet import PROTO_TCP, TH_ACK, TH_SYN, Buffer, Packet
+from fathom.decode.packet import PROTO_TCP, PROTO_UDP, TH_ACK, TH_SYN, Buffer, Packet
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
@@ -183,7 +183,8 @@ class AppLayer(Layer):
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
         if pkt.proto != PROTO_TCP:
-            if pkt.payload_len and flow.app is None:
+            # Datagrams are searched; other protocols are named by their number at the flow's end.
+            if pkt.proto == PROTO_UDP and pkt.payload_len and flow.app is None:
                 data = pkt.payload()
                 if not self._named_at_first_look(flow, to_server, data, pkt.proto):
                     self._identify(flow, self._state(flow), to_server, data, pkt.proto)

@@ -20,7 +20,8 @@ Three kinds of magic, as in Snort's ``default_wizard``, each anchored at the sta
 
 Beyond the services Snort's rules gate on (``SNORT_SERVICES``), the wizard names others that nDPI
 names, for application identification: BitTorrent, syslog, STUN, RTP, OpenVPN, WireGuard, MQTT,
-DTLS, QUIC, mDNS, TDS, Redis, and the ICS protocols DNP3 and Modbus.
+DTLS, QUIC, mDNS, TDS, Redis, the ICS protocols DNP3 and Modbus, WhatsApp's chat protocol, and
+Spotify's and Dropbox's LAN discovery.
 
 Client and server magic differ (an FTP banner only comes from the server). TCP bytes of one
 direction accumulate up to ``max_depth``; each UDP datagram is judged on its own, as Snort does.
@@ -226,6 +227,12 @@ SIGNATURES = (
     # An MQTT CONNECT: remaining length, protocol name and level (3.1, 3.1.1, 5.0).
     Signature("mqtt", rb"\x10[\x80-\xff]{0,3}[\x00-\x7f](?:\x00\x04MQTT[\x03-\x05]|\x00\x06MQIsdp\x03)", 13,
               TCP_ONLY, to_client=False),
+    # WhatsApp's chat protocol: its "WA" header with a protocol version, or the Noise handshake's
+    # "ED" prologue, then the first frame's length.
+    Signature("whatsapp", rb"WA[\x01\x02][\x00-\x09]\x00|ED\x00\x01\x00", 5, TCP_ONLY, to_client=False),
+    # Spotify's and Dropbox's LAN discovery broadcasts.
+    Signature("spotify", rb"SpotUdp[0-9]", 8, UDP_ONLY),
+    Signature("dropbox", rb'\{"host_int": [0-9]+, "version": \[', 30, UDP_ONLY),
     # A Redis command as an array of bulk strings; replies that are not also POP3's (+OK, -ERR).
     Signature("redis", rb"\*[1-9][0-9]{0,5}\r\n\$[0-9]{1,9}\r\n", 8, TCP_ONLY, to_client=False),
     Signature("redis", rb"(?:[*$]-?[0-9]{1,9}|:-?[0-9]{1,19})\r\n|-(?:NOAUTH|WRONGPASS|DENIED) ", 4, TCP_ONLY,
@@ -747,6 +754,9 @@ CURSES = (
 
 PAIRS = (Pair("rtp", rtp_pair),)
 
+# Services an IP protocol number names by itself.
+PROTOCOL_NAMES = {1: "icmp", 58: "icmpv6"}
+
 # Server ports of the services, for flows the payload could not judge (see the module docstring).
 PORT_HINTS: dict[tuple[int, int], str] = {
     **{(TCP, port): service for port, service in (
@@ -1028,7 +1038,7 @@ class ServiceWizard:
         return state.service
 
     def _port_hint(self, proto: int, sport: int, dport: int) -> str | None:
-        hint = PORT_HINTS.get((proto, dport)) or PORT_HINTS.get((proto, sport))
+        hint = PROTOCOL_NAMES.get(proto) or PORT_HINTS.get((proto, dport)) or PORT_HINTS.get((proto, sport))
         if hint is not None:
             self.stats.port_hints[hint] += 1
         return hint
