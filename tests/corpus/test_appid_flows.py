@@ -78,9 +78,9 @@ _SAME = {
 }  # fmt: skip
 _NDPI_PROTO = re.compile(r"^\t\d+\t(TCP|UDP) (\S+):(\d+) <?-> (\S+):(\d+) .*?\[proto: [\d.]+/([^\]]+)\]")
 # Flows whose protocol, per nDPI's master protocol, Fathom names otherwise or not at all. Each is
-# a known gap: SMB flows nDPI names by their NetBIOS session framing, Discord's voice (RTP),
-# FTP data connections, and single flows of several protocols.
-_DISAGREE = {"NetBIOS": 4, "TLS": 1, "OpenVPN": 2, "DTLS": 2, "FTP_DATA": 1, "RTP": 1, "Discord": 1}
+# a known gap: Discord's voice (RTP), FTP data connections, DTLS after STUN, OpenVPN resets, RTP
+# over TCP, and TLS picked up mid-stream on a port that suggests nothing.
+_DISAGREE = {"TLS": 1, "OpenVPN": 2, "DTLS": 2, "FTP_DATA": 1, "RTP": 1, "Discord": 1}
 
 
 def run_events(capture: Path) -> list[dict[str, Any]]:
@@ -124,4 +124,4 @@ def test_protocols_agree_with_ndpi_without_rules() -> None:
             else:
                 disagree[master] += 1
     assert dict(disagree) == _DISAGREE
-    assert agree == 231
+    assert agree == 235

@@ -39,7 +39,10 @@ def _entries() -> dict[str, AppName]:
         ("mysql", "mysql", "MySQL", "Database"),
         ("netbios-dgm", "netbios-dgm", "NetBIOS", "System"),
         ("netbios-ns", "netbios-ns", "NetBIOS", "System"),
-        ("netbios-ssn", "smb", "SMBv23", "System"),
+        # SMB in NetBIOS session framing (on 139 and 445 alike), as nDPI's NetBIOS dissector
+        # names it; SMB guessed from port 445 alone is nDPI's SMBv23.
+        ("netbios-ssn", "smb", "NetBIOS", "System"),
+        ("smb", "smb", "SMBv23", "System"),
         ("nntp", "nntp", "NNTP", "Email"),
         ("ntp", "ntp", "NTP", "System"),
         ("openvpn", "openvpn", "OpenVPN", "VPN"),

@@ -776,6 +776,9 @@ PORT_HINTS: dict[tuple[int, int], str] = {
         (51820, "wireguard"),
     )},
 }  # fmt: skip
+# What a port names when no payload did: the hints, but for direct-hosted SMB (445), which nDPI
+# guesses as SMB rather than as SMB in NetBIOS framing.
+PORT_GUESSES = {**PORT_HINTS, (TCP, 445): "smb"}
 
 # --- Compiling the magic into one pattern per transport and direction --------------------------
 
@@ -1038,7 +1041,9 @@ class ServiceWizard:
         return state.service
 
     def _port_hint(self, proto: int, sport: int, dport: int) -> str | None:
-        hint = PROTOCOL_NAMES.get(proto) or PORT_HINTS.get((proto, dport)) or PORT_HINTS.get((proto, sport))
+        hint = PROTOCOL_NAMES.get(proto)
+        if hint is None:
+            hint = PORT_GUESSES.get((proto, dport)) or PORT_GUESSES.get((proto, sport))
         if hint is not None:
             self.stats.port_hints[hint] += 1
         return hint
