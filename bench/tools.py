@@ -32,8 +32,8 @@ def fathom_analyzer(
 ) -> Tool:
     """fathom started by launcher (its console script, or an interpreter running `-m fathom.cli`)."""
 
-    # No summary, and in timed runs no EVE output. With the empty rules file this is the cost of
-    # decoding, flow tracking and TCP reassembly alone.
+    # No summary; in timed runs the EVE file goes to /dev/null. With the empty rules file this is the
+    # cost of decoding, flow tracking, TCP reassembly, application identification and protocol logs.
     def eve_command(pcap: str, eve: str) -> list[str]:
         return [*launcher, "analyze", pcap, "--rules", rules_file, "--eve", eve, "--quiet"]
 
