@@ -1,7 +1,12 @@
 """The ``app`` layer: which service a flow speaks, and the protocol data units rules inspect.
 
 The service comes from the payload (:mod:`fathom.apps.wizard`) and is published as the flow's
-``app_proto``, in Suricata's names. Rules see a TCP flow as Snort 3 shows it to them:
+``app`` (Suricata's ``app_proto``, nDPI's protocol and category). Without rules, a flow whose
+first payload confirms what its server port suggests is named at once and keeps no state here,
+and a flow that is named and that no parser still reads is released from reassembly
+(``host.release_data``). HTTP flows are parsed for their ``http`` log events either way.
+
+With rules, they see a TCP flow as Snort 3 shows it to them:
 
 - until the flow has a service inspector, rules inspect its segments one by one (the detect
   layer's ``on_packet``);
