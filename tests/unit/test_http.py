@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from fathom.apps.http import (
     ResponseBody,
     ResponseHeaders,
     Transaction,
+    _request_line,
+    _status_line,
 )
 from fathom.apps.http_normalize import parse_uri
 from fathom.decode.packet import Buffer
@@ -541,3 +544,26 @@ def test_header_lookup_takes_the_first_field_of_a_name_in_any_case() -> None:
     assert tx.response_headers.get(b"location") == b"/a"
     assert tx.response_headers.values(b"location") == [b"/a", b"/b"]
     assert tx.response_headers.get(b"server") is None
+
+
+# The start lines as one regular expression reads them: the reference the parser follows.
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+_REQUEST_REFERENCE = re.compile(rb"(" + _TOKEN + rb"+)[ \t]+(\S.*?)(?:[ \t]+(HTTP/\d\.\d))?[ \t]*")
+_STATUS_REFERENCE = re.compile(rb"(HTTP/\d\.\d)[ \t]+(\d{3})(?:[ \t]+(.*?))?[ \t]*")
+START_LINES = [
+    b"GET / HTTP/1.1", b"GET /a b c HTTP/1.0", b"GET /a HTTP/1.1 HTTP/1.0", b"GET HTTP/1.1",
+    b"GET /x", b"GET /x  ", b"GET\t/x\tHTTP/1.1\t ", b"GET  HTTP/1.1", b"GET /a HTTP/1.1x",
+    b"GET /aHTTP/1.1", b"GET \x0b/x HTTP/1.1", b"GET", b"GET ", b"G@T / HTTP/1.1", b"/ HTTP/1.1",
+    b"HTTP/1.1 200 OK", b"HTTP/1.1 200", b"HTTP/1.1 200  OK  then  ", b"HTTP/1.1 2000", b"HTTP/1.1 20",
+    b"HTTP/1.0 404\tNot Found\t", b"HTTP/2 200 OK", b"HTTP/1.1 200 ", b"",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("line", START_LINES)
+def test_start_lines_read_as_the_reference_expression_reads_them(line: bytes) -> None:
+    request = _REQUEST_REFERENCE.fullmatch(line)
+    expected_request = None if request is None else (request[1], request[2], request[3] or b"")
+    assert _request_line(line) == expected_request
+    status = _STATUS_REFERENCE.fullmatch(line)
+    expected_status = None if status is None else (status[1], int(status[2]), status[3] or b"")
+    assert _status_line(line) == expected_status

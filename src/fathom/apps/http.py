@@ -25,9 +25,9 @@ from fathom.apps.http_normalize import Uri, decode_percent, header_value, parse_
 
 # A request line, a status line, and what the first bytes of each may look like before the line ends.
 _TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
-# The URI is what lies between the method and the version, spaces included (as Snort reads it).
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb"+)[ \t]+(\S.*?)(?:[ \t]+(HTTP/\d\.\d))?[ \t]*")
-_STATUS_LINE = re.compile(rb"(HTTP/\d\.\d)[ \t]+(\d{3})(?:[ \t]+(.*?))?[ \t]*")
+_METHOD = re.compile(rb"(" + _TOKEN + rb"+)[ \t]+")
+_VERSION = re.compile(rb"HTTP/\d\.\d")
+_STATUS_LINE = re.compile(rb"(HTTP/\d\.\d)[ \t]+(\d{3})(?:[ \t]+(.*))?")
 _REQUEST_PREFIX = re.compile(_TOKEN + rb"{0,32}(?:[ \t]|\Z)")
 _RESPONSE_PREFIX = re.compile(rb"HTTP/|H(?:T(?:T(?:P)?)?)?\Z")
 _HEAD_END = re.compile(rb"\n\r?\n")
@@ -127,6 +127,29 @@ class Headers:
 
 # A message not seen (yet): no fields. Never changed, so one serves every transaction.
 _NO_HEADERS = Headers()
+
+
+def _request_line(line: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """A request line's method, URI and version (empty when absent), or None when it is not one.
+    The URI is what lies between the method and the version, spaces included (as Snort reads it)."""
+    m = _METHOD.match(line)
+    if m is None:
+        return None
+    rest = line[m.end() :].rstrip(b" \t")
+    if not rest or rest[:1].isspace():
+        return None
+    if len(rest) > 9 and rest[-9] in b" \t" and _VERSION.fullmatch(rest, len(rest) - 8):
+        return m.group(1), rest[:-9].rstrip(b" \t"), rest[-8:]
+    return m.group(1), rest, b""
+
+
+def _status_line(line: bytes) -> tuple[bytes, int, bytes] | None:
+    """A status line's version, status code and reason phrase, or None when it is not one."""
+    m = _STATUS_LINE.fullmatch(line)
+    if m is None:
+        return None
+    version, code, reason = m.groups()
+    return version, int(code), (reason or b"").rstrip(b" \t")
 
 
 def first_fields(fields: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
@@ -468,6 +491,10 @@ class _UntilClose(_Framing):
         return True
 
 
+# Stateless, so one serves every body that runs to the end of its stream.
+_UNTIL_CLOSE = _UntilClose()
+
+
 class _Chunked(_Framing):
     """Transfer-Encoding: chunked. Lines (sizes, chunk ends, trailers) are gathered across calls;
     chunk data is passed on as it comes. A bad chunk size breaks the chunking down as in Snort's
@@ -549,7 +576,7 @@ def _body_framing(headers: Headers, limits: HttpLimits) -> _Framing | None:
     if te is not None:
         if te.lower().rsplit(b",", 1)[-1].strip(b" \t") == b"chunked":
             return _Chunked(limits.max_chunk_length)
-        return _UntilClose()
+        return _UNTIL_CLOSE
     length = _content_length(headers)
     return None if length is None else _Length(length)
 
@@ -568,7 +595,7 @@ class _Reader:
         self.to_server = to_server
         self._buf = bytearray()
         self._state = _HEAD
-        self._framing: _Framing = _UntilClose()
+        self._framing: _Framing = _UNTIL_CLOSE
         self._body: _Body | None = None
         self.tx: Transaction | None = None
         self.offset = 0
@@ -753,24 +780,28 @@ class HttpConnection:
             # The headers are still inspected, as Snort's are; where the body ends is unknown, so
             # the direction stops before it (start_body).
             reader.stop("bad_content_length")
-        start = (_REQUEST_LINE if reader.to_server else _STATUS_LINE).fullmatch(start_line)
-        if start is None:
-            reader.stop("bad_start_line")
-        elif reader.to_server:
-            self._request(reader, start, Headers(fields, block, b"cookie", first), offset, events)
+        if reader.to_server:
+            request = _request_line(start_line)
+            if request is not None:
+                self._request(reader, request, Headers(fields, block, b"cookie", first), offset, events)
+                return
         else:
-            self._response(reader, start, Headers(fields, block, b"set-cookie", first), offset, events)
+            status = _status_line(start_line)
+            if status is not None:
+                self._response(reader, status, Headers(fields, block, b"set-cookie", first), offset, events)
+                return
+        reader.stop("bad_start_line")
 
     def _request(
         self,
         reader: _Reader,
-        m: re.Match[bytes],
+        request: tuple[bytes, bytes, bytes],
         headers: Headers,
         offset: int,
         events: list[HttpEvent],
     ) -> None:
         tx = self._new_transaction()
-        tx.method, tx.uri_raw, tx.version = m.group(1), m.group(2), m.group(3) or b""
+        tx.method, tx.uri_raw, tx.version = request
         tx.request_headers = headers
         events.append(RequestHeaders(tx, True, offset))
         if len(self._pending) < self.limits.max_pipelined:
@@ -783,12 +814,12 @@ class HttpConnection:
     def _response(
         self,
         reader: _Reader,
-        m: re.Match[bytes],
+        status_line: tuple[bytes, int, bytes],
         headers: Headers,
         offset: int,
         events: list[HttpEvent],
     ) -> None:
-        status = int(m.group(2))
+        version, status, reason = status_line
         if 100 <= status < 200 and status != 101:
             return  # interim response: the final one follows
         if self._pending:
@@ -796,11 +827,11 @@ class HttpConnection:
         else:
             self.counters["response_without_request"] += 1
             tx = self._new_transaction()
-        tx.response_version, tx.status_code, tx.status_msg = m.group(1), status, m.group(3) or b""
+        tx.response_version, tx.status_code, tx.status_msg = version, status, reason
         tx.response_headers = headers
         events.append(ResponseHeaders(tx, False, offset))
         bodyless = tx.method == b"HEAD" or status in (101, 204, 304) or _is_tunnel(tx)
-        framing = None if bodyless else _body_framing(headers, self.limits) or _UntilClose()
+        framing = None if bodyless else _body_framing(headers, self.limits) or _UNTIL_CLOSE
         body = _Body(headers, self.limits.response_depth, self.limits, self.counters)
         reader.start_body(tx, framing, body, offset, events)
 
