@@ -840,7 +840,7 @@ class Book:
     (hexes, then signatures, then spells, as Snort casts hexes before spells), one pattern
     recognising bytes that may still match, and the curses."""
 
-    __slots__ = ("alive", "curses", "match", "names", "needs", "pairs", "patterns")
+    __slots__ = ("alive", "curses", "match", "names", "needs", "own_curses", "pairs", "patterns")
 
     def __init__(self, transport: int, to_server: bool) -> None:
         def texts(m: Magic) -> tuple[str, ...]:
@@ -878,6 +878,9 @@ class Book:
         for svc, c in spell_items:
             own.setdefault(svc, []).append(_LEADING_SPACE + b"(?:" + c.pattern + b")")
         self.patterns = {svc: re.compile(b"|".join(texts), re.S) for svc, texts in own.items()}
+        self.own_curses: dict[str, list[tuple[CurseTest, frozenset[int]]]] = {}
+        for svc, test, ports in self.curses:
+            self.own_curses.setdefault(svc, []).append((test, ports))
 
     def _group(self, service: str, pattern: bytes) -> bytes:
         name = f"g{len(self.names)}"
@@ -889,8 +892,8 @@ class Book:
         pattern = self.patterns.get(service)
         if pattern is not None and pattern.match(data) is not None:
             return True
-        for name, test, ports in self.curses:
-            if name == service and (not ports or sport in ports or dport in ports) and test(data):
+        for test, ports in self.own_curses.get(service, ()):
+            if (not ports or sport in ports or dport in ports) and test(data):
                 return True
         return False
 
@@ -1012,8 +1015,12 @@ class ServiceWizard:
         on its own: most flows are named so, with no per-flow state. None sends the flow to
         :meth:`observe`."""
         hint = PORT_HINTS.get((proto, dport))
+        if hint is None:
+            return None
         book = self._books.get((proto, to_server))
-        if hint is None or book is None or not book.confirms(hint, data[: self.max_depth], sport, dport):
+        if len(data) > self.max_depth:
+            data = data[: self.max_depth]
+        if book is None or not book.confirms(hint, data, sport, dport):
             return None
         self.stats.hits[hint] += 1
         return hint
