@@ -41,6 +41,17 @@ def test_analyze_writes_flow_events_and_summary(tmp_path: Path, capsys: pytest.C
     assert "Capture starts 2026-11-21T20:48:49.679997+0000 and spans 0.1 s" in err
     assert "Top talkers" in err
     assert "Decode errors: none" in err
+    # Flows and bytes per application and per category, most bytes first.
+    rows = [line.split() for line in err.splitlines() if "│" in line]
+    assert [row for row in rows if row[0] in ("HTTP", "TLS", "DNS")] == [
+        ["HTTP", "│", "Web", "│", "2", "│", "9,291"],
+        ["TLS", "│", "Web", "│", "1", "│", "7,225"],
+        ["DNS", "│", "Network", "│", "8", "│", "1,714"],
+    ]
+    assert [row for row in rows if row[0] in ("Web", "Network")] == [
+        ["Web", "│", "3", "│", "16,516"],
+        ["Network", "│", "8", "│", "1,714"],
+    ]
 
 
 def test_eve_to_stdout_keeps_stdout_pure_json() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 from rich.table import Table
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from fathom.rules.alert import AlertSummary
 
 _TOP = 10
+K = TypeVar("K", str, tuple[str, str])
 # Width for a stderr that is not a terminal (a log file, a pipe): wide enough that no line wraps.
 _UNWRAPPED_WIDTH = 10_000
 
@@ -28,6 +29,19 @@ def _counter_table(title: str, counts: Counter[str], label: str, limit: int = _T
     table.add_column("count", justify="right")
     for name, count in counts.most_common(limit):
         table.add_row(name, f"{count:,}")
+    return table
+
+
+def _flows_and_bytes(title: str, flows: Counter[K], nbytes: Counter[K], labels: tuple[str, ...]) -> Table:
+    """Flows and bytes per key, most bytes first; a key is one label's value, or a tuple of them."""
+    table = Table(title=title, title_justify="left", show_edge=False)
+    for label in labels:
+        table.add_column(label)
+    table.add_column("flows", justify="right")
+    table.add_column("bytes", justify="right")
+    for key, total in sorted(nbytes.items(), key=lambda item: (-item[1], str(item[0])))[:_TOP]:
+        names = key if isinstance(key, tuple) else (key,)
+        table.add_row(*names, f"{flows[key]:,}", f"{total:,}")
     return table
 
 
@@ -77,7 +91,11 @@ def print_summary(
         console.print(_alert_table(alerts) if alerts.total else "Alerts: none")
     if flows:
         console.print(_counter_table("Flows by protocol", summary.by_proto, "protocol"))
-        console.print(_counter_table("Applications", summary.by_app, "app_proto"))
+        columns = ("application", "category")
+        console.print(_flows_and_bytes("Applications", summary.app_flows, summary.app_bytes, columns))
+        console.print(
+            _flows_and_bytes("Categories", summary.category_flows, summary.category_bytes, ("category",))
+        )
     if summary.talker_bytes:
         talkers = Table(title="Top talkers", title_justify="left", show_edge=False)
         talkers.add_column("address")

@@ -7,6 +7,8 @@ from collections import Counter
 from fathom.decode.packet import proto_name
 from fathom.events.schema import Event, FlowEvent
 
+# What a flow the app layer could not name is counted as, as nDPI shows it.
+UNKNOWN = "Unknown"
 # Bound on distinct addresses kept for the top-talkers table.
 MAX_TALKERS = 65536
 
@@ -14,7 +16,11 @@ MAX_TALKERS = 65536
 class FlowSummary:
     def __init__(self) -> None:
         self.by_proto: Counter[str] = Counter()
-        self.by_app: Counter[str] = Counter()
+        # Flows and bytes by application (nDPI's protocol name) and by category.
+        self.app_flows: Counter[tuple[str, str]] = Counter()
+        self.app_bytes: Counter[tuple[str, str]] = Counter()
+        self.category_flows: Counter[str] = Counter()
+        self.category_bytes: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
         self.talker_bytes: Counter[bytes] = Counter()
         # Addresses left out of the top talkers once MAX_TALKERS were known.
@@ -25,9 +31,15 @@ class FlowSummary:
             return
         flow = event.flow
         self.by_proto[proto_name(flow.proto)] += 1
-        self.by_app[flow.app_proto or "unknown"] += 1
         self.by_reason[flow.end_reason] += 1
         total = flow.bytes_ts + flow.bytes_tc
+        app = flow.app
+        category = UNKNOWN if app is None else app.category
+        named = (UNKNOWN if app is None else app.protocol, category)
+        self.app_flows[named] += 1
+        self.app_bytes[named] += total
+        self.category_flows[category] += 1
+        self.category_bytes[category] += total
         talkers = self.talker_bytes
         for addr in (flow.src, flow.dst):
             if addr in talkers or len(talkers) < MAX_TALKERS:
