@@ -34,7 +34,15 @@ def test_analyze_writes_flow_events_and_summary(tmp_path: Path, capsys: pytest.C
         (2, "/s/p-001.html", 200),
         (0, "/s/p-002.html", 200),
     ]
-    assert len(events) == 15
+    # And the TLS flow's handshake.
+    (tls,) = [e["tls"] for e in events if e["event_type"] == "tls"]
+    assert (tls["sni"], tls["version"], tls["ja3s"]["string"]) == (
+        "secure.bench.fathom.test",
+        "TLS 1.3",
+        "771,4866,43-51",
+    )
+    assert tls["ja4"] == "t13d3112ht_e8f1e7e78f70_b26ce05bbdd6"
+    assert len(events) == 16
     err = capsys.readouterr().err
     assert "77 packets" in err
     assert "11 flows" in err
@@ -62,7 +70,7 @@ def test_eve_to_stdout_keeps_stdout_pure_json() -> None:
         check=True,
     )
     types = [json.loads(line)["event_type"] for line in proc.stdout.splitlines()]
-    assert (types.count("flow"), types.count("http"), len(types)) == (11, 4, 15)
+    assert (types.count("flow"), types.count("http"), len(types)) == (11, 4, 16)
     assert "77 packets" in proc.stderr
 
 

@@ -25,8 +25,8 @@ from tests.traffic import CLIENT, SERVER, feed, udp
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "samples" / "demo.pcap"
 DEMO_FLOWS = 11
-# Its flows' events and its four HTTP transactions'.
-DEMO_EVENTS = DEMO_FLOWS + 4
+# Its flows' events, its four HTTP transactions' and its TLS handshake's.
+DEMO_EVENTS = DEMO_FLOWS + 4 + 1
 
 
 def digest(path: Path) -> str:

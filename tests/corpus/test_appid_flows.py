@@ -125,3 +125,21 @@ def test_protocols_agree_with_ndpi_without_rules() -> None:
                 disagree[master] += 1
     assert dict(disagree) == _DISAGREE
     assert agree == 235
+
+
+_FINGERPRINTS = re.compile(r"\[JA3C: ([0-9a-f]{32})\].*?\[JA4: (\w+)\].*?\[JA3S: ([0-9a-f]{32})")
+
+
+@pytest.mark.parametrize("name", ["443-curl.pcap", "443-git.pcap", "tls-rdn-extract.pcap"])
+def test_tls_fingerprints_equal_ndpis(name: str) -> None:
+    """JA3, JA4 and JA3S of TLS over TCP, as nDPI's expected output gives them (QUIC's and DTLS's
+    hellos are not read yet)."""
+    capture = next(c for c in APPID_CAPTURES if c.name == name)
+    expected = capture.with_name(re.sub(r"\.pcapn?g?$", "", capture.name) + ".expected.txt").read_text()
+    wanted = _FINGERPRINTS.findall(expected)
+    got = [
+        (e["tls"]["ja3"]["hash"], e["tls"]["ja4"], e["tls"]["ja3s"]["hash"])
+        for e in run_events(capture)
+        if e["event_type"] == "tls"
+    ]
+    assert got == wanted != []

@@ -15,7 +15,8 @@ from fathom.host import LayerHost
 from tests.traffic import CLIENT, SERVER, ListSink, TcpConversation, feed, udp
 
 DNS_QUERY = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x07example\x03com\x00\x00\x01\x00\x01"
-TLS_HELLO = bytes.fromhex("160301002f0100002b0303") + bytes(32) + bytes.fromhex("000002c02f0100")
+TLS_HELLO = bytes.fromhex("160301002d010000290303") + bytes(32) + bytes.fromhex("000002c02f0100")
+SERVER_HELLO = bytes.fromhex("160303002a020000260303") + bytes(32) + bytes.fromhex("00c02f00")
 
 
 def identifying_engine() -> tuple[Engine, AppLayer, ListSink]:
@@ -40,7 +41,7 @@ def test_flows_named_at_first_look_keep_no_state_and_are_no_longer_reassembled()
     states = []
 
     tls = TcpConversation(dport=443).handshake().client_sends(TLS_HELLO)
-    tls.server_sends(b"\x16\x03\x03\x00\x02\x02\x00").client_sends(b"\x17\x03\x03\x00\x01x")
+    tls.server_sends(SERVER_HELLO).client_sends(b"\x17\x03\x03\x00\x01x")
     feed(engine, tls.packets[:4])
     (flow,) = engine.flows.flows.values()
     states.append(app.slot.get(flow))
@@ -54,9 +55,13 @@ def test_flows_named_at_first_look_keep_no_state_and_are_no_longer_reassembled()
         {"protocol": "TLS", "application": None, "category": "Web"},
     )
     assert named[53]["app_proto"] == "dns"
-    # Named by its first segment and read by no parser, the TLS flow was not reassembled further,
-    # nor bypassed: its state is its own.
-    assert engine.flows.stream_stats.delivered_bytes == len(TLS_HELLO)
+    # Named by its first segment, the TLS flow was reassembled until both hellos were read for its
+    # tls event, and no further; it was not bypassed: its state is its own.
+    assert engine.flows.stream_stats.delivered_bytes == len(TLS_HELLO) + len(SERVER_HELLO)
+    (tls_event,) = [e for e in sink.events if e["event_type"] == "tls"]
+    assert tls_event["tls"]["version"] == "TLS 1.2"
+    assert tls_event["tls"]["ja3"]["string"] == "771,49199,,,"
+    assert tls_event["tls"]["ja3s"]["string"] == "771,49199,"
     assert named[443]["flow"]["state"] != "bypassed"
     assert app.wizard.stats.hits == {"ssl": 1, "dns": 1}
 

@@ -4,7 +4,8 @@ The service comes from the payload (:mod:`fathom.apps.wizard`) and is published 
 ``app`` (Suricata's ``app_proto``, nDPI's protocol and category). Without rules, a flow whose
 first payload confirms what its server port suggests is named at once and keeps no state here,
 and a flow that is named and that no parser still reads is released from reassembly
-(``host.release_data``). HTTP flows are parsed for their ``http`` log events either way.
+(``host.release_data``). HTTP flows are parsed for their ``http`` log events either way, and
+TLS flows until both hellos are read, for their ``tls`` event (:mod:`fathom.apps.tls_log`).
 
 With rules, they see a TCP flow as Snort 3 shows it to them:
 
@@ -52,6 +53,7 @@ from fathom.apps.http_buffers import (
 from fathom.apps.http_log import HttpLogEvent
 from fathom.apps.sip import sip_buffers
 from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
+from fathom.apps.tls_log import TlsHellos, TlsLogEvent
 from fathom.apps.tls_state import SSL_FLAGS_BUFFER, session_flags
 from fathom.apps.wizard import SNORT_SERVICES, ServiceWizard, WizardState
 from fathom.decode.packet import PROTO_TCP, PROTO_UDP, TH_ACK, TH_SYN, Buffer, Packet
@@ -139,6 +141,7 @@ class AppLayer(Layer):
     def __init__(self, host: LayerHost) -> None:
         self.host = host
         self.slot = host.new_slot("app", AppState)
+        self.hellos = host.new_slot("tls", TlsHellos)
         self.wizard = ServiceWizard()
         # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
         self.on_pdu: PduHandler | None = None
@@ -208,14 +211,14 @@ class AppLayer(Layer):
 
     def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         data = memoryview(buf)[off : off + length]
-        if (
-            flow.app is None
-            and self.slot.get(flow) is None
-            and self._named_at_first_look(flow, to_server, data, PROTO_TCP)
-            and flow.app_proto != "http"
-        ):
-            self.host.release_data(flow)  # named, and no parser reads it: its bytes are not needed
-            return
+        if self.on_pdu is None and self.slot.get(flow) is None:
+            if flow.app is None:
+                self._named_at_first_look(flow, to_server, data, PROTO_TCP)
+            # Named at first look: no state; of the parsers, only HTTP's and the TLS hellos read on.
+            if flow.app is not None and flow.app_proto != "http":
+                if not self._read_hellos(flow, to_server, data):
+                    self.host.release_data(flow)
+                return
         state = self._state(flow)
         streams = state.streams
         if streams is not None:
@@ -235,9 +238,32 @@ class AppLayer(Layer):
                 self._deliver(flow, event)
             if http.stopped(True) and http.stopped(False):
                 self._end_http(flow, state)
-        searched = state.wizard is not None and state.wizard.done
-        if state.http is None and state.streams is None and (flow.app is not None or searched):
+        reading = self._read_hellos(flow, to_server, data)
+        decided = flow.app is not None or (state.wizard is not None and state.wizard.done)
+        if decided and not reading and state.http is None and state.streams is None:
             self.host.release_data(flow)  # decided, no parser left, no PDUs to cut
+
+    def _read_hellos(self, flow: Flow, to_server: bool, data: memoryview) -> bool:
+        """Read a TLS flow's hellos for its ``tls`` event; whether they still need its bytes."""
+        if flow.app_proto != "tls":
+            return False
+        hellos = self.hellos.get(flow)
+        if hellos is None:
+            hellos = TlsHellos()
+            self.hellos.set(flow, hellos)
+        elif hellos.logged:
+            return False
+        hellos.feed(to_server, data)
+        if not hellos.finished:
+            return True
+        self._log_tls(flow, hellos)
+        return False
+
+    def _log_tls(self, flow: Flow, hellos: TlsHellos) -> None:
+        hellos.logged = True
+        if hellos.client is not None or hellos.server is not None:
+            pkt = self.host.current_packet
+            self.host.emit(TlsLogEvent(flow, pkt.ts, pkt.pcap_cnt, hellos))
 
     def _named_at_first_look(self, flow: Flow, to_server: bool, data: memoryview, proto: int) -> bool:
         """Without rules, a flow whose payload confirms what its port suggests is named at once and
@@ -271,6 +297,9 @@ class AppLayer(Layer):
         stream.data.clear()
 
     def on_flow_end(self, flow: Flow) -> None:
+        hellos = self.hellos.get(flow)
+        if hellos is not None and not hellos.logged:
+            self._log_tls(flow, hellos)  # with what the flow brought: one hello, or none
         state = self.slot.get(flow)
         if state is None:
             if flow.app is None:  # no payload at all: its port may name it, as nDPI guesses
