@@ -73,12 +73,21 @@ class DetectConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AppConfig:
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    # Files of domains with the application and category behind them, added to the bundled list
+    # (fathom/apps/data/applications.txt shows the format).
+    domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class EngineConfig:
     __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
     flow: FlowConfig = field(default_factory=FlowConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
     defrag: DefragConfig = field(default_factory=DefragConfig)
     detect: DetectConfig = field(default_factory=DetectConfig)
+    app: AppConfig = field(default_factory=AppConfig)
     # Snort's checksum_eval: a packet with a wrong TCP/UDP/ICMP checksum is counted to its flow
     # and goes no further (no stream, no inspection).
     verify_checksums: bool = True

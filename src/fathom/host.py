@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
+from fathom.config import EngineConfig
 from fathom.decode.packet import Packet
 from fathom.events.schema import Event
 from fathom.flow.consumer import Layer
@@ -15,6 +16,10 @@ T = TypeVar("T")
 
 
 class LayerHost(Protocol):
+    @property
+    def config(self) -> EngineConfig:
+        """The engine's settings."""
+
     def emit(self, event: Event) -> None:
         """Send ``event`` to every sink."""
 

@@ -143,3 +143,12 @@ def test_tls_fingerprints_equal_ndpis(name: str) -> None:
         if e["event_type"] == "tls"
     ]
     assert got == wanted != []
+
+
+@pytest.mark.parametrize("name", ["443-curl.pcap", "443-git.pcap", "tls-rdn-extract.pcap"])
+def test_the_application_behind_tls_is_ndpis(name: str) -> None:
+    capture = next(c for c in APPID_CAPTURES if c.name == name)
+    expected = capture.with_name(re.sub(r"\.pcapn?g?$", "", capture.name) + ".expected.txt").read_text()
+    wanted = re.findall(r"\[proto: [\d.]+/TLS\.(\w+)\]", expected)
+    got = [e["app"]["application"] for e in run_events(capture) if e["event_type"] == "flow"]
+    assert got == wanted != []

@@ -4,12 +4,14 @@ flow whose first payload confirms what its port suggests costs it no per-flow st
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 from typing import Any
 
 from scapy.layers.inet import ICMP, IP
 from scapy.layers.l2 import Ether
 
 from fathom.apps.layer import AppLayer
+from fathom.config import AppConfig, EngineConfig
 from fathom.engine import Engine
 from fathom.host import LayerHost
 from tests.traffic import CLIENT, SERVER, ListSink, TcpConversation, feed, udp
@@ -121,3 +123,30 @@ def test_flows_without_payload_are_named_by_protocol_or_port_at_their_end() -> N
     named = {e["proto"]: (e.get("app_proto"), e["app"]["protocol"]) for e in sink.events}
     assert named == {"ICMP": ("icmp", "ICMP"), "TCP": ("ssh", "SSH")}
     assert app.wizard.stats.port_hints == {"icmp": 1, "ssh": 1}
+
+
+def test_the_application_behind_http_and_tls_comes_from_host_and_sni(tmp_path: Path) -> None:
+    domains = tmp_path / "domains.txt"
+    domains.write_text("corp.example Intranet Business\n")
+    config = EngineConfig(app=AppConfig(domains=(str(domains),)))
+    engine = Engine(config, layers=[AppLayer])
+    sink = ListSink()
+    engine.add_sink(sink)
+    web = TcpConversation(sport=40001, dport=80).handshake()
+    web.client_sends(b"GET / HTTP/1.1\r\nHost: wiki.corp.example:8080\r\n\r\n")
+    tls = TcpConversation(sport=40002, dport=443).handshake().client_sends(hello_for(b"api.github.com"))
+    feed(engine, web.packets + tls.packets)
+    engine.finish()
+    assert [e["app"] for e in sink.events if e["event_type"] == "flow"] == [
+        {"protocol": "HTTP", "application": "Intranet", "category": "Business"},
+        {"protocol": "TLS", "application": "Github", "category": "Collaborative"},
+    ]
+
+
+def hello_for(sni: bytes) -> bytes:
+    name = b"\x00" + struct.pack("!H", len(sni)) + sni
+    extension = struct.pack("!HH", 0, len(name) + 2) + struct.pack("!H", len(name)) + name
+    body = bytes.fromhex("0303") + bytes(32) + bytes.fromhex("000002c02f0100")
+    body += struct.pack("!H", len(extension)) + extension
+    message = b"\x01" + len(body).to_bytes(3, "big") + body
+    return struct.pack("!BHH", 22, 0x0301, len(message)) + message

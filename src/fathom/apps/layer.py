@@ -30,10 +30,12 @@ acknowledges nothing and its data is a hole in the PDUs, as Snort's stream never
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Callable
 
 from fathom.apps.catalog import app_name
+from fathom.apps.domains import Applications
 from fathom.apps.http import (
     DEFAULT_LIMITS,
     LOG_LIMITS,
@@ -60,6 +62,11 @@ from fathom.decode.packet import PROTO_TCP, PROTO_UDP, TH_ACK, TH_SYN, Buffer, P
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
+
+
+def _note(message: str) -> None:
+    print(f"fathom: {message}", file=sys.stderr)
+
 
 # The section name of a PDU that is not an HTTP message section.
 STREAM_PDU = "stream"
@@ -142,6 +149,7 @@ class AppLayer(Layer):
         self.host = host
         self.slot = host.new_slot("app", AppState)
         self.hellos = host.new_slot("tls", TlsHellos)
+        self.applications = Applications.load(host.config.app.domains, note=_note)
         self.wizard = ServiceWizard()
         # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
         self.on_pdu: PduHandler | None = None
@@ -254,10 +262,21 @@ class AppLayer(Layer):
         elif hellos.logged:
             return False
         hellos.feed(to_server, data)
+        if hellos.client is not None and hellos.client.server_name:
+            self._name_application(flow, hellos.client.server_name)
         if not hellos.finished:
             return True
         self._log_tls(flow, hellos)
         return False
+
+    def _name_application(self, flow: Flow, host: str) -> None:
+        """Name the application behind the flow's protocol from a host name (SNI, Host), once."""
+        app = flow.app
+        if app is None or app.application is not None:
+            return
+        found = self.applications.lookup(host)
+        if found is not None:
+            flow.app = app._replace(application=found[0], category=found[1])
 
     def _log_tls(self, flow: Flow, hellos: TlsHellos) -> None:
         hellos.logged = True
@@ -376,6 +395,10 @@ class AppLayer(Layer):
 
     def _deliver(self, flow: Flow, event: HttpEvent) -> None:
         tx = event.transaction
+        if isinstance(event, RequestHeaders) and tx.host:
+            name, colon, port = tx.host.rpartition(b":")
+            host = name if colon and port.isdigit() else tx.host
+            self._name_application(flow, host.decode("ascii", "replace"))
         if isinstance(event, ResponseBody):
             pkt = self.host.current_packet
             self.host.emit(HttpLogEvent(flow, pkt.ts, pkt.pcap_cnt, tx))

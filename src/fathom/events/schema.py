@@ -106,11 +106,11 @@ EventRecord = bytes | tuple[Any, ...]
 FLOW_RENDERER = "fathom.events.schema:render_flow"
 # A flow event as plain values: its renderer; the flow's identity; its last packet's time; the
 # interface name and packet number; packets and bytes to server and to client; state and end
-# reason; whether it alerted; what it speaks (app_proto, nDPI protocol and category, as a plain
-# tuple); TCP flags to server and to client, TCP state and whether it started mid-stream.
+# reason; whether it alerted; what it speaks (app_proto, nDPI protocol, category and application,
+# as a plain tuple); TCP flags to server and to client, TCP state and whether it started mid-stream.
 FlowRecord = tuple[
     str, FlowIdentity, float, str | None, int, int, int, int, int, str, str, bool,
-    tuple[str, str, str] | None, int, int, int, bool,
+    tuple[str, str, str, str | None] | None, int, int, int, bool,
 ]  # fmt: skip
 
 
@@ -136,7 +136,7 @@ class FlowEvent(FlowScopedEvent):
             "bypassed" if flow.bypassed else STATE_NAMES[flow.state],
             flow.end_reason,
             flow.alerted,
-            None if app is None else (app.app_proto, app.protocol, app.category),
+            None if app is None else (app.app_proto, app.protocol, app.category, app.application),
             flow.tcp_flags_ts,
             flow.tcp_flags_tc,
             flow.tcp_state,
@@ -163,10 +163,11 @@ def render_record(record: EventRecord) -> bytes:
     return render(record)
 
 
-def _app_json(app_proto: str, protocol: str, category: str) -> str:
+def _app_json(app_proto: str, protocol: str, category: str, application: str | None) -> str:
+    named = "null" if application is None else json_string(application)
     return (
         f',"app_proto":{json_string(app_proto)},"app":{{"protocol":{json_string(protocol)},'
-        f'"application":null,"category":{json_string(category)}}}'
+        f'"application":{named},"category":{json_string(category)}}}'
     )
 
 

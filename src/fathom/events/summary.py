@@ -16,7 +16,8 @@ MAX_TALKERS = 65536
 class FlowSummary:
     def __init__(self) -> None:
         self.by_proto: Counter[str] = Counter()
-        # Flows and bytes by application (nDPI's protocol name) and by category.
+        # Flows and bytes by application (the one behind the protocol when known, else nDPI's
+        # protocol name) and by category.
         self.app_flows: Counter[tuple[str, str]] = Counter()
         self.app_bytes: Counter[tuple[str, str]] = Counter()
         self.category_flows: Counter[str] = Counter()
@@ -35,7 +36,7 @@ class FlowSummary:
         total = flow.bytes_ts + flow.bytes_tc
         app = flow.app
         category = UNKNOWN if app is None else app.category
-        named = (UNKNOWN if app is None else app.protocol, category)
+        named = (UNKNOWN if app is None else app.application or app.protocol, category)
         self.app_flows[named] += 1
         self.app_bytes[named] += total
         self.category_flows[category] += 1

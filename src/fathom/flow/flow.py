@@ -37,11 +37,13 @@ _NO_SLOTS: list[object] = []
 
 class AppName(NamedTuple):
     """What a flow speaks, as each output names it: EVE's ``app_proto`` (Suricata's name), and
-    nDPI's protocol name and category for the flow event's ``app`` object."""
+    nDPI's protocol name and category for the flow event's ``app`` object; ``application`` is the
+    service behind the protocol (GitHub behind TLS), when a host name told it."""
 
     app_proto: str
     protocol: str
     category: str
+    application: str | None = None
 
 
 class Flow:
