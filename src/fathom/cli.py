@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from fathom import __version__
-from fathom.apps.layer import AppLayer
 from fathom.capture.pcapfile import CaptureError, open_capture
 from fathom.capture.source import PacketSource
 from fathom.config import ConfigError, DetectConfig, load_config
@@ -86,6 +85,8 @@ def _detection(
     if ruleset.rejected and not quiet:
         _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
     if not ruleset.rules:
+        from fathom.apps.layer import AppLayer
+
         return [AppLayer], None
     from fathom.rules.alert import AlertSummary
     from fathom.rules.detect import detection
