@@ -48,9 +48,12 @@ class Applications:
 
     def lookup(self, host: str) -> tuple[str, str] | None:
         """The application and category of ``host`` (a name, without port), or None."""
-        labels = host.lower().rstrip(".").split(".")[-_MAX_LABELS:]
-        for start in range(len(labels)):
-            found = self._by_domain.get(".".join(labels[start:]))
+        name = host.lower().rstrip(".")
+        if name.count(".") >= _MAX_LABELS:
+            name = ".".join(name.split(".")[-_MAX_LABELS:])
+        while name:
+            found = self._by_domain.get(name)
             if found is not None:
                 return found
+            name = name.partition(".")[2]
         return None

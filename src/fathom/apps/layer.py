@@ -253,7 +253,8 @@ class AppLayer(Layer):
 
     def _read_hellos(self, flow: Flow, to_server: bool, data: memoryview) -> bool:
         """Read a TLS flow's hellos for its ``tls`` event; whether they still need its bytes."""
-        if flow.app_proto != "tls":
+        app = flow.app
+        if app is None or app.app_proto != "tls":
             return False
         hellos = self.hellos.get(flow)
         if hellos is None:

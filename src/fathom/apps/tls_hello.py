@@ -143,7 +143,7 @@ class _Reader:
 
     def u16_list(self, size: int) -> list[int]:
         raw = self.take(size - size % 2)
-        return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+        return list(struct.unpack(f"!{len(raw) // 2}H", raw))
 
 
 def _decimal(values: list[int]) -> str:
