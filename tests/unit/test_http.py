@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import re
 import zlib
 from pathlib import Path
@@ -283,6 +284,7 @@ def test_connect_and_upgrade_stop_parsing() -> None:
     )
     assert [type(e) for e in events] == [RequestHeaders, RequestBody, ResponseHeaders, ResponseBody]
     assert (conn.stopped(True), conn.stopped(False), conn.counters) == ("tunnel", "tunnel", {"tunnel": 2})
+    assert conn.finished
     upgrade = b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"
     conn, events = exchange(upgrade, b"HTTP/1.1 101 Switching Protocols\r\n\r\n\x81\x05hello")
     assert conn.feed(True, b"\x81\x85masked") == []
@@ -309,6 +311,7 @@ def test_gap_in_headers_or_chunks_abandons_the_direction() -> None:
     assert conn.gap(True, 10) == []
     assert conn.feed(True, GET) == []
     assert (conn.stopped(True), conn.stopped(False)) == ("gap_abandoned", None)
+    assert not conn.finished
     assert conn.counters == {"gap": 1, "gap_abandoned": 1}
 
 
@@ -567,3 +570,25 @@ def test_start_lines_read_as_the_reference_expression_reads_them(line: bytes) ->
     status = _STATUS_REFERENCE.fullmatch(line)
     expected_status = None if status is None else (status[1], int(status[2]), status[3] or b"")
     assert _status_line(line) == expected_status
+
+
+def test_log_only_bodies_in_pieces_frame_as_a_whole_would() -> None:
+    """Body bytes nobody keeps are only counted; the framing still finds the next message."""
+    gets = GET + GET
+    replies = response(b"a" * 3000) + response(b"b" * 7, b"Content-Type: text/plain")
+    _, whole_events = exchange(gets, replies, LOG_LIMITS)
+    pieces = HttpConnection(LOG_LIMITS)
+    events = pieces.feed(True, gets)
+    head_end = replies.index(b"\r\n\r\n") + 4
+    cuts = [0, head_end, head_end + 500, head_end + 1400, head_end + 2999, len(replies)]
+    for start, end in itertools.pairwise(cuts):
+        events += pieces.feed(False, replies[start:end])
+    events += pieces.end()
+    assert kinds(events) == kinds(whole_events)
+    lengths = [
+        (e.transaction.response_body_len, e.transaction.content_type)
+        for e in events
+        if isinstance(e, ResponseBody)
+    ]
+    assert lengths == [(3000, None), (7, b"text/plain")]
+    assert not pieces.counters

@@ -440,6 +440,11 @@ class _Body:
     def value(self) -> bytes:
         return bytes(self._kept)
 
+    @property
+    def keeps(self) -> bool:
+        """Whether the body's bytes are kept (and decoded), not only counted."""
+        return self._depth > 0
+
 
 class _Framing:
     """How a body ends. ``feed`` hands body bytes to ``body`` and returns the position after what
@@ -601,6 +606,22 @@ class _Reader:
         self.offset = 0
         self.stopped: str | None = None
 
+    def absorb(self, size: int) -> bool:
+        """Take ``size`` bytes of a body that nobody keeps and that they cannot end: they are only
+        counted, without being looked at. False when the bytes must be parsed."""
+        body, framing = self._body, self._framing
+        if self._state != _BODY or body is None or body.keeps:
+            return False
+        if isinstance(framing, _Length):
+            if framing.remaining <= size:
+                return False
+            framing.remaining -= size
+        elif framing is not _UNTIL_CLOSE:
+            return False
+        body.length += size
+        self.offset += size
+        return True
+
     def feed(self, data: bytes, events: list[HttpEvent]) -> None:
         base = self.offset
         self.offset += len(data)
@@ -736,7 +757,9 @@ class HttpConnection:
 
     def feed(self, to_server: bool, data: bytes | memoryview) -> list[HttpEvent]:
         events: list[HttpEvent] = []
-        (self._client if to_server else self._server).feed(bytes(data), events)
+        reader = self._client if to_server else self._server
+        if not reader.absorb(len(data)):
+            reader.feed(bytes(data), events)
         return events
 
     def gap(self, to_server: bool, length: int) -> list[HttpEvent]:
@@ -754,6 +777,11 @@ class HttpConnection:
         self._client.end(events)
         self._server.end(events)
         return events
+
+    @property
+    def finished(self) -> bool:
+        """Whether parsing was given up in both directions."""
+        return self._client.stopped is not None and self._server.stopped is not None
 
     def stopped(self, to_server: bool) -> str | None:
         """Why parsing of a direction was given up, or None while it goes on."""

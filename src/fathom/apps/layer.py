@@ -187,14 +187,16 @@ class AppLayer(Layer):
 
     def _state(self, flow: Flow) -> AppState:
         state = self.slot.get(flow)
-        if state is None:
-            tcp = flow.proto == PROTO_TCP
-            inspected = tcp and self.on_pdu is not None
-            state = AppState(tcp, inspected, self.http_counters)
-            state.service = PORT_BOUND.get((flow.proto, flow.dport))
-            if inspected and state.service is not None:
-                state.cutter = CUTTERS[state.service]
-            self.slot.set(flow, state)
+        return self._new_state(flow) if state is None else state
+
+    def _new_state(self, flow: Flow) -> AppState:
+        tcp = flow.proto == PROTO_TCP
+        inspected = tcp and self.on_pdu is not None
+        state = AppState(tcp, inspected, self.http_counters)
+        state.service = PORT_BOUND.get((flow.proto, flow.dport))
+        if inspected and state.service is not None:
+            state.cutter = CUTTERS[state.service]
+        self.slot.set(flow, state)
         return state
 
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
@@ -219,15 +221,17 @@ class AppLayer(Layer):
 
     def on_data(self, flow: Flow, to_server: bool, buf: Buffer, off: int, length: int) -> None:
         data = memoryview(buf)[off : off + length]
-        if self.on_pdu is None and self.slot.get(flow) is None:
-            if flow.app is None:
-                self._named_at_first_look(flow, to_server, data, PROTO_TCP)
-            # Named at first look: no state; of the parsers, only HTTP's and the TLS hellos read on.
-            if flow.app is not None and flow.app_proto != "http":
-                if not self._read_hellos(flow, to_server, data):
-                    self.host.release_data(flow)
-                return
-        state = self._state(flow)
+        state = self.slot.get(flow)
+        if state is None:
+            if self.on_pdu is None:
+                if flow.app is None:
+                    self._named_at_first_look(flow, to_server, data, PROTO_TCP)
+                # Named at first look: no state; of the parsers, only HTTP's and the TLS hellos read on.
+                if flow.app is not None and flow.app_proto != "http":
+                    if not self._read_hellos(flow, to_server, data):
+                        self.host.release_data(flow)
+                    return
+            state = self._new_state(flow)
         streams = state.streams
         if streams is not None:
             first = flow.first_seq_ts if to_server else flow.first_seq_tc
@@ -244,9 +248,10 @@ class AppLayer(Layer):
         if http is not None:
             for event in http.feed(to_server, data):
                 self._deliver(flow, event)
-            if http.stopped(True) and http.stopped(False):
+            if http.finished:
                 self._end_http(flow, state)
-        reading = self._read_hellos(flow, to_server, data)
+        app = flow.app
+        reading = app is not None and app.app_proto == "tls" and self._read_hellos(flow, to_server, data)
         decided = flow.app is not None or (state.wizard is not None and state.wizard.done)
         if decided and not reading and state.http is None and state.streams is None:
             self.host.release_data(flow)  # decided, no parser left, no PDUs to cut
