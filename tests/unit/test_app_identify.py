@@ -150,3 +150,13 @@ def hello_for(sni: bytes) -> bytes:
     body += struct.pack("!H", len(extension)) + extension
     message = b"\x01" + len(body).to_bytes(3, "big") + body
     return struct.pack("!BHH", 22, 0x0301, len(message)) + message
+
+
+def test_tls_hellos_that_cannot_be_read_are_counted_and_log_nothing() -> None:
+    engine, _, sink = identifying_engine()
+    conv = TcpConversation(dport=443).handshake().client_sends(bytes.fromhex("1603010005ffffffffff"))
+    conv.server_sends(b"\x17\x03\x03\x00\x02ok")
+    feed(engine, conv.packets)
+    engine.finish()
+    assert engine.counters()["app.tls_hellos_unread"] == 2
+    assert [e["event_type"] for e in sink.events] == ["flow"]

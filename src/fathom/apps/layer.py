@@ -121,17 +121,24 @@ class AppState:
 
 
 class AppStats:
-    """PDUs flushed, and those cut short by the bound on unacknowledged bytes."""
+    """PDUs flushed, and those cut short by the bound on unacknowledged bytes; TLS hellos that
+    could not be read (malformed, or past their bound)."""
 
-    __slots__ = ("forced", "pdus", "sections")
+    __slots__ = ("forced", "hellos_unread", "pdus", "sections")
 
     def __init__(self) -> None:
         self.pdus = 0
         self.sections = 0
         self.forced = 0
+        self.hellos_unread = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"pdus": self.pdus, "http_sections": self.sections, "pdus_forced": self.forced}
+        return {
+            "pdus": self.pdus,
+            "http_sections": self.sections,
+            "pdus_forced": self.forced,
+            "tls_hellos_unread": self.hellos_unread,
+        }
 
 
 def _section(event: HttpEvent) -> str:
@@ -286,6 +293,7 @@ class AppLayer(Layer):
 
     def _log_tls(self, flow: Flow, hellos: TlsHellos) -> None:
         hellos.logged = True
+        self.stats.hellos_unread += hellos.unread
         if hellos.client is not None or hellos.server is not None:
             pkt = self.host.current_packet
             self.host.emit(TlsLogEvent(flow, pkt.ts, pkt.pcap_cnt, hellos))

@@ -12,9 +12,9 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-# A hello longer than this is not read (real ones are well under 2 KiB; post-quantum key shares
-# bring them to about 1.8 KiB).
-MAX_HELLO = 16384
+# Bytes of a direction held while its hello is incomplete; a longer hello is not read. Real ones
+# are under 2 KiB (post-quantum key shares included), and this is held per TLS flow.
+MAX_HELLO = 8192
 _RECORD = struct.Struct("!BHH")
 _HANDSHAKE = 22
 _CLIENT_HELLO, _SERVER_HELLO = 1, 2

@@ -50,6 +50,14 @@ class TlsHellos:
             self.server = hello
 
     @property
+    def unread(self) -> int:
+        """Directions that sent bytes but no hello that could be read."""
+        return sum(
+            hello is None and bool(held)
+            for hello, held in ((self.client, self.data[True]), (self.server, self.data[False]))
+        )
+
+    @property
     def finished(self) -> bool:
         """Both hellos read, or a direction that cannot bring its own any more."""
         return all(
