@@ -4,6 +4,7 @@ GREASE left out, and nothing raised on bad input."""
 from __future__ import annotations
 
 import hashlib
+import random
 import struct
 
 import pytest
@@ -86,3 +87,26 @@ def test_hellos_of_a_flow_finish_when_a_side_cannot_bring_one() -> None:
     assert hellos.client is not None and not hellos.finished
     hellos.feed(False, b"\x17\x03\x03\x00\x02ok")  # application data: no server hello will come
     assert hellos.finished and hellos.server is None
+
+
+def test_mangled_hellos_never_raise() -> None:
+    rng = random.Random(7)
+    base = client_hello()
+    parsed = 0
+    for _ in range(2000):
+        data = bytearray(base)
+        for _ in range(rng.randint(1, 6)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            data = data[: rng.randrange(len(data))]
+        handshake = handshake_bytes(bytes(data))
+        hello = None if handshake is None else parse_hello(handshake, client=True)
+        if hello is not None:
+            parsed += 1
+            ja3(hello)
+            ja4(hello)
+        hellos = TlsHellos()
+        hellos.feed(True, bytes(data))
+        assert hellos.unread in (0, 1)
+    # Most single-byte changes land in the random or the values, and the hello still reads.
+    assert 0 < parsed < 2000
