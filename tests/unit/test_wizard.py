@@ -167,7 +167,6 @@ def test_the_port_names_what_the_payload_did_not() -> None:
     wizard = ServiceWizard()
     silent = WizardState()
     assert wizard.finish(silent, TCP, 40000, 443) == "ssl"
-    assert silent.by_port
     one_sided = WizardState()
     wizard.observe(one_sided, True, b"\x01\x02\x03", UDP, 40000, 53)
     assert wizard.finish(one_sided, UDP, 40000, 53) == "dns"
@@ -189,7 +188,7 @@ def test_payload_outranks_the_port(wizard: ServiceWizard) -> None:
     state = WizardState()
     assert wizard.observe(state, True, b"SSH-2.0-x\r\n", TCP, 40000, 80) == "ssh"
     assert wizard.finish(state, TCP, 40000, 80) == "ssh"
-    assert not state.by_port
+    assert not wizard.stats.port_hints
 
 
 # --- Real captures -----------------------------------------------------------------------------

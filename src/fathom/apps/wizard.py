@@ -938,13 +938,12 @@ class Side:
 
 
 class WizardState:
-    """One flow's search: ``service`` once named, and whether only the port named it."""
+    """One flow's search: ``service`` once named."""
 
-    __slots__ = ("by_port", "client", "server", "service")
+    __slots__ = ("client", "server", "service")
 
     def __init__(self) -> None:
         self.service: str | None = None
-        self.by_port = False
         self.client = Side()
         self.server = Side()
 
@@ -1044,7 +1043,6 @@ class ServiceWizard:
             hint = self._port_hint(proto, sport, dport)
             if hint is not None:
                 self._decide(state, hint)
-                state.by_port = True
         return state.service
 
     def _port_hint(self, proto: int, sport: int, dport: int) -> str | None:
