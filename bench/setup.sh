@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the system tools the benchmark needs (Debian bookworm, run as root).
+# Install the system tools the benchmark and the end-to-end tests need (Debian bookworm, run as root).
 # Packages already present are left alone; the package index is refreshed only
 # when something has to be installed and apt cannot find it.
 set -euo pipefail
@@ -13,6 +13,8 @@ declare -A NEEDED=(
     [openssl]=openssl
     [ethtool]=ethtool
     [ndpiReader]=libndpi-bin
+    # The IPFIX export is checked by decoding it with a real collector.
+    [tshark]=tshark
 )
 
 missing=()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -169,3 +171,17 @@ def test_rules_load_from_the_cache_on_a_second_run(
     assert loaded([]).endswith("from the rule cache")
     assert loaded(["--no-rule-cache"]).endswith("parsed and compiled")
     assert len(list((tmp_path / "cache" / "rules").iterdir())) == 1
+
+
+def test_ipfix_sends_every_flow_to_the_collector(capsys: pytest.CaptureFixture[str]) -> None:
+    collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    collector.bind(("127.0.0.1", 0))
+    collector.settimeout(5)
+    port = collector.getsockname()[1]
+    assert main(["analyze", str(DEMO), "--ipfix", f"127.0.0.1:{port}", "-q"]) == 0
+    message = collector.recv(65535)
+    collector.close()
+    version, length, _, sequence, domain = struct.unpack_from("!HHIII", message)
+    assert (version, length, sequence, domain) == (10, len(message), 0, 1)
+    assert main(["analyze", str(DEMO), "--ipfix", "collector", "-q"]) == 1
+    assert capsys.readouterr().err == "fathom: error: --ipfix collector: want HOST:PORT\n"

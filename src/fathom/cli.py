@@ -22,6 +22,7 @@ from fathom.events.writer import EveWriter
 from fathom.host import LayerFactory
 
 if TYPE_CHECKING:
+    from fathom.events.ipfix import IpfixExporter
     from fathom.rules.alert import AlertSummary
 
 # Files smaller than this finish before a progress bar would help.
@@ -122,12 +123,22 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         engine.add_sink(summary)
         if alerts is not None:
             engine.add_sink(alerts)
+    exporter = None
+    if args.ipfix:
+        try:
+            exporter = _ipfix_exporter(args.ipfix)
+        except (ValueError, OSError) as exc:
+            source.close()
+            return _error(f"--ipfix {args.ipfix}: {exc}")
+        engine.add_sink(exporter)
     writer = None
     if args.eve:
         try:
             writer = EveWriter(args.eve)
         except OSError as exc:
             source.close()
+            if exporter is not None:
+                exporter.close()
             return _error(f"{args.eve}: {exc.strerror}")
         engine.add_sink(writer)
     started = time.perf_counter()
@@ -147,6 +158,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     finally:
         if writer is not None:
             writer.close()
+        if exporter is not None:
+            exporter.close()
     seconds = time.perf_counter() - started
     if not args.quiet:
         from fathom.report import print_summary
@@ -157,10 +170,23 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         status = _error(damage)
     if writer is not None and writer.error:
         status = _error(f"{writer.error}; {writer.written:,} events written, {writer.lost:,} not written")
+    if exporter is not None and exporter.send_errors:
+        lost = exporter.send_errors
+        status = _error(f"--ipfix {args.ipfix}: {lost:,} of {exporter.messages:,} messages could not be sent")
     if interrupted:
         _error(f"interrupted after {engine.packets:,} packets")
         return INTERRUPTED
     return status
+
+
+def _ipfix_exporter(spec: str) -> IpfixExporter:
+    """The exporter to ``HOST:PORT`` (``[ADDRESS]:PORT`` for IPv6)."""
+    from fathom.events.ipfix import IpfixExporter
+
+    host, colon, port = spec.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("want HOST:PORT")
+    return IpfixExporter(host.strip("[]"), int(port))
 
 
 def cmd_rules_check(args: argparse.Namespace) -> int:
@@ -179,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("capture", help="pcap or pcapng file ('-' for standard input)")
     analyze.add_argument("--rules", action="append", metavar="FILE", help="Snort 3 rules file (repeatable)")
     analyze.add_argument("--eve", metavar="PATH", help="write EVE JSON lines here ('-' for stdout)")
+    analyze.add_argument(
+        "--ipfix", metavar="HOST:PORT", help="send each flow as an IPFIX record to this UDP collector"
+    )
     analyze.add_argument("--config", metavar="FILE", help="YAML configuration")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no terminal summary")
     analyze.add_argument(
