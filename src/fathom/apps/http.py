@@ -129,6 +129,15 @@ class Headers:
 _NO_HEADERS = Headers()
 
 
+def split_host(host: bytes) -> tuple[bytes, int | None]:
+    """A Host value's name and port (None when it has none); an IPv6 literal keeps its brackets."""
+    if not host.endswith(b"]"):
+        name, colon, port = host.rpartition(b":")
+        if colon and port.isdigit() and name:
+            return name, int(port)
+    return host, None
+
+
 def _request_line(line: bytes) -> tuple[bytes, bytes, bytes] | None:
     """A request line's method, URI and version (empty when absent), or None when it is not one.
     The URI is what lies between the method and the version, spaces included (as Snort reads it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fathom.apps.http import Transaction
+from fathom.apps.http import Transaction, split_host
 from fathom.events.eve import FlowIdentity, flow_identity, header_json
 from fathom.events.schema import FlowScopedEvent, event_line
 from fathom.events.timefmt import eve_timestamp
@@ -72,11 +72,10 @@ def render_http(record: HttpRecord) -> bytes:
     http: dict[str, Any] = {}
     host = (host or b"").lower()  # as libhtp normalizes it for Suricata
     if host:
-        name, colon, port = host.rpartition(b":") if not host.endswith(b"]") else (b"", b"", b"")
-        if colon and port.isdigit() and name:
-            http["hostname"], http["http_port"] = _text(name), int(port)
-        else:
-            http["hostname"] = _text(host)
+        name, port = split_host(host)
+        http["hostname"] = _text(name)
+        if port is not None:
+            http["http_port"] = port
     http["url"] = _text(url)
     optional = (("http_user_agent", user_agent), ("http_content_type", content_type), ("http_refer", referer))
     http |= {key: _text(value) for key, value in optional if value is not None}

@@ -44,6 +44,7 @@ from fathom.apps.http import (
     RequestBody,
     RequestHeaders,
     ResponseBody,
+    split_host,
 )
 from fathom.apps.http_buffers import (
     REQUEST_BODY,
@@ -410,9 +411,7 @@ class AppLayer(Layer):
     def _deliver(self, flow: Flow, event: HttpEvent) -> None:
         tx = event.transaction
         if isinstance(event, RequestHeaders) and tx.host:
-            name, colon, port = tx.host.rpartition(b":")
-            host = name if colon and port.isdigit() else tx.host
-            self._name_application(flow, host.decode("ascii", "replace"))
+            self._name_application(flow, split_host(tx.host)[0].decode("ascii", "replace"))
         if isinstance(event, ResponseBody):
             pkt = self.host.current_packet
             self.host.emit(HttpLogEvent(flow, pkt.ts, pkt.pcap_cnt, tx))
