@@ -20,6 +20,7 @@ from fathom.events.file_sink import STDOUT
 from fathom.events.summary import FlowSummary
 from fathom.events.writer import EveWriter
 from fathom.host import LayerFactory
+from fathom.notes import note
 
 if TYPE_CHECKING:
     from fathom.events.ipfix import IpfixExporter
@@ -35,10 +36,6 @@ INTERRUPTED = 128 + signal.SIGINT  # the shell's status for a command stopped by
 def _error(message: str) -> int:
     print(f"fathom: error: {message}", file=sys.stderr)
     return 1
-
-
-def _note(message: str) -> None:
-    print(f"fathom: note: {message}", file=sys.stderr)
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -81,10 +78,10 @@ def _detection(
     from fathom.rules.cache import default_cache_dir, load_index
 
     started = time.perf_counter()
-    index, cached = load_index(paths, cache_dir=default_cache_dir() if use_cache else None, note=_note)
+    index, cached = load_index(paths, cache_dir=default_cache_dir() if use_cache else None, note=note)
     ruleset = index.ruleset
     if ruleset.rejected and not quiet:
-        _note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
+        note(f"{len(ruleset.rejected):,} rules not loaded; `fathom rules check` lists them")
     if not ruleset.rules:
         from fathom.apps.layer import AppLayer
 

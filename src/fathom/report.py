@@ -11,7 +11,7 @@ from rich.table import Table
 
 from fathom.engine import Engine
 from fathom.events.eve import ip_text
-from fathom.events.summary import FlowSummary
+from fathom.events.summary import FlowSummary, per_category
 from fathom.events.timefmt import eve_timestamp
 
 if TYPE_CHECKING:
@@ -94,7 +94,12 @@ def print_summary(
         columns = ("application", "category")
         console.print(_flows_and_bytes("Applications", summary.app_flows, summary.app_bytes, columns))
         console.print(
-            _flows_and_bytes("Categories", summary.category_flows, summary.category_bytes, ("category",))
+            _flows_and_bytes(
+                "Categories",
+                per_category(summary.app_flows),
+                per_category(summary.app_bytes),
+                ("category",),
+            )
         )
     if summary.talker_bytes:
         talkers = Table(title="Top talkers", title_justify="left", show_edge=False)

@@ -30,7 +30,6 @@ acknowledges nothing and its data is a hole in the PDUs, as Snort's stream never
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from collections.abc import Callable
 
@@ -63,11 +62,7 @@ from fathom.decode.packet import PROTO_TCP, PROTO_UDP, TH_ACK, TH_SYN, Buffer, P
 from fathom.flow.consumer import Layer
 from fathom.flow.flow import Flow
 from fathom.host import LayerHost
-
-
-def _note(message: str) -> None:
-    print(f"fathom: {message}", file=sys.stderr)
-
+from fathom.notes import note
 
 # The section name of a PDU that is not an HTTP message section.
 STREAM_PDU = "stream"
@@ -157,7 +152,7 @@ class AppLayer(Layer):
         self.host = host
         self.slot = host.new_slot("app", AppState)
         self.hellos = host.new_slot("tls", TlsHellos)
-        self.applications = Applications.load(host.config.app.domains, note=_note)
+        self.applications = Applications.load(host.config.app.domains, note=note)
         self.wizard = ServiceWizard()
         # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
         self.on_pdu: PduHandler | None = None
@@ -235,8 +230,9 @@ class AppLayer(Layer):
                 if flow.app is None:
                     self._named_at_first_look(flow, to_server, data, PROTO_TCP)
                 # Named at first look: no state; of the parsers, only HTTP's and the TLS hellos read on.
-                if flow.app is not None and flow.app_proto != "http":
-                    if not self._read_hellos(flow, to_server, data):
+                app = flow.app
+                if app is not None and app.app_proto != "http":
+                    if not (app.app_proto == "tls" and self._read_hellos(flow, to_server, data)):
                         self.host.release_data(flow)
                     return
             state = self._new_state(flow)
@@ -266,9 +262,6 @@ class AppLayer(Layer):
 
     def _read_hellos(self, flow: Flow, to_server: bool, data: memoryview) -> bool:
         """Read a TLS flow's hellos for its ``tls`` event; whether they still need its bytes."""
-        app = flow.app
-        if app is None or app.app_proto != "tls":
-            return False
         hellos = self.hellos.get(flow)
         if hellos is None:
             hellos = TlsHellos()
@@ -331,9 +324,11 @@ class AppLayer(Layer):
         stream.data.clear()
 
     def on_flow_end(self, flow: Flow) -> None:
-        hellos = self.hellos.get(flow)
-        if hellos is not None and not hellos.logged:
-            self._log_tls(flow, hellos)  # with what the flow brought: one hello, or none
+        app = flow.app
+        if app is not None and app.app_proto == "tls":
+            hellos = self.hellos.get(flow)
+            if hellos is not None and not hellos.logged:
+                self._log_tls(flow, hellos)  # with what the flow brought: one hello, or none
         state = self.slot.get(flow)
         if state is None:
             if flow.app is None:  # no payload at all: its port may name it, as nDPI guesses

@@ -49,20 +49,21 @@ class TlsHellos:
         else:
             self.server = hello
 
+    def _sides(self) -> tuple[tuple[Hello | None, bytearray], tuple[Hello | None, bytearray]]:
+        """Each direction's hello, if read, and the bytes it holds until then."""
+        return (self.client, self.data[True]), (self.server, self.data[False])
+
     @property
     def unread(self) -> int:
         """Directions that sent bytes but no hello that could be read."""
-        return sum(
-            hello is None and bool(held)
-            for hello, held in ((self.client, self.data[True]), (self.server, self.data[False]))
-        )
+        return sum(hello is None and bool(held) for hello, held in self._sides())
 
     @property
     def finished(self) -> bool:
         """Both hellos read, or a direction that cannot bring its own any more."""
         return all(
             hello is not None or len(held) >= MAX_HELLO or (len(held) >= 5 and held[0] != _HANDSHAKE)
-            for hello, held in ((self.client, self.data[True]), (self.server, self.data[False]))
+            for hello, held in self._sides()
         )
 
 

@@ -245,7 +245,7 @@ SIGNATURES = (
 # --- Curses ----------------------------------------------------------------------------------
 
 _DNS_HEADER = struct.Struct("!HHHHHH")
-_TYPE_CLASS = struct.Struct("!HH")
+_TWO_U16 = struct.Struct("!HH")
 _DNS_OPCODES = frozenset({0, 2, 4, 5})  # query, status, notify, update
 _DNS_CLASSES = frozenset({1, 3, 4, 254, 255})  # IN, CH, HS, NONE, ANY
 _MAX_LABELS = 127
@@ -282,7 +282,7 @@ def dns_message(msg: Bytes) -> bool | None:
     end = _dns_name_end(msg, _DNS_HEADER.size)
     if end is None or end + 4 > len(msg):
         return None
-    qtype, qclass = _TYPE_CLASS.unpack_from(msg, end)
+    qtype, qclass = _TWO_U16.unpack_from(msg, end)
     return qtype != 0 and qclass & 0x7FFF in _DNS_CLASSES
 
 
@@ -365,7 +365,7 @@ def _stun_classic_attributes(msg: Bytes, end: int) -> bool:
             return True
         if off + 4 > end:
             return False
-        kind, size = struct.unpack_from("!HH", msg, off)
+        kind, size = _TWO_U16.unpack_from(msg, off)
         if kind not in _STUN_CLASSIC_ATTRS:
             return False
         off += 4 + size
@@ -587,7 +587,7 @@ def _tds_prelogin_options(data: Bytes, end: int) -> bool | None:
             return i > 0
         if off + 5 > len(data):
             return None
-        start, size = struct.unpack_from("!HH", data, off + 1)
+        start, size = _TWO_U16.unpack_from(data, off + 1)
         if (i == 0 and token != 0) or token > 0x08 or _TDS_HEADER.size + start + size > end:
             return False
         off += 5

@@ -69,7 +69,7 @@ def flow_record(flow: Flow) -> tuple[int, bytes]:
         + _text(name)
         + _text(category)
     )
-    return (_TEMPLATE_V4 if len(flow.src) == 4 else _TEMPLATE_V6), record
+    return (_TEMPLATE_V4 if flow.ip_version == 4 else _TEMPLATE_V6), record
 
 
 class IpfixExporter:

@@ -20,8 +20,6 @@ class FlowSummary:
         # protocol name) and by category.
         self.app_flows: Counter[tuple[str, str]] = Counter()
         self.app_bytes: Counter[tuple[str, str]] = Counter()
-        self.category_flows: Counter[str] = Counter()
-        self.category_bytes: Counter[str] = Counter()
         self.by_reason: Counter[str] = Counter()
         self.talker_bytes: Counter[bytes] = Counter()
         # Addresses left out of the top talkers once MAX_TALKERS were known.
@@ -35,12 +33,9 @@ class FlowSummary:
         self.by_reason[flow.end_reason] += 1
         total = flow.bytes_ts + flow.bytes_tc
         app = flow.app
-        category = UNKNOWN if app is None else app.category
-        named = (UNKNOWN if app is None else app.application or app.protocol, category)
+        named = (UNKNOWN, UNKNOWN) if app is None else (app.application or app.protocol, app.category)
         self.app_flows[named] += 1
         self.app_bytes[named] += total
-        self.category_flows[category] += 1
-        self.category_bytes[category] += total
         talkers = self.talker_bytes
         for addr in (flow.src, flow.dst):
             if addr in talkers or len(talkers) < MAX_TALKERS:
@@ -51,3 +46,11 @@ class FlowSummary:
     @property
     def flows(self) -> int:
         return sum(self.by_proto.values())
+
+
+def per_category(counts: Counter[tuple[str, str]]) -> Counter[str]:
+    """Counts by (application, category), as FlowSummary keeps them, summed per category."""
+    totals: Counter[str] = Counter()
+    for (_, category), count in counts.items():
+        totals[category] += count
+    return totals
