@@ -6,7 +6,8 @@ pydantic validates them only when a file is loaded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from ipaddress import ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -73,11 +74,37 @@ class DetectConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ProfileConfig:
+    """A log profile, as in the Talos design: the applications (``app_proto`` names) whose
+    protocol logs are written."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    name: str
+    applications: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FlowScopeConfig:
+    """Traffic from ``sourceNetwork`` (the client) to ``destinationNetwork`` is logged by
+    ``profile``; the first scope that holds a flow applies."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    # Spelt as in the config file.
+    sourceNetwork: str
+    destinationNetwork: str
+    profile: str
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
     # Files of domains with the application and category behind them, added to the bundled list
     # (fathom/apps/data/applications.txt shows the format).
     domains: tuple[str, ...] = ()
+    # Which protocol logs are written (the top-level ``profiles`` and ``flows`` sections): with
+    # no profiles, every log; with profiles and no scopes, the applications of all of them.
+    profiles: tuple[ProfileConfig, ...] = ()
+    flows: tuple[FlowScopeConfig, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +136,9 @@ class FathomConfig:
     # DeepPacketInspection resources: name, namespace, selector.
     inspections: tuple[dict[str, Any], ...] = ()
     # Which applications to log, by profile name.
-    profiles: tuple[dict[str, Any], ...] = ()
+    profiles: tuple[ProfileConfig, ...] = ()
     # Traffic scopes by network, each bound to a profile.
-    flows: tuple[dict[str, Any], ...] = ()
+    flows: tuple[FlowScopeConfig, ...] = ()
 
 
 SECTIONS = tuple(f.name for f in fields(FathomConfig))
@@ -132,9 +159,26 @@ def parse_config(data: object, source: str) -> FathomConfig:
     if unknown:
         raise ConfigError(f"{source}: unknown section {unknown[0]!r}; known sections: {', '.join(SECTIONS)}")
     try:
-        return TypeAdapter(FathomConfig).validate_python({k: v for k, v in data.items() if v is not None})
+        config = TypeAdapter(FathomConfig).validate_python({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(_first_error(exc, source)) from None
+    _check_scopes(config, source)
+    # The engine's app layer chooses the logs: it gets the sections with its own config.
+    app = replace(config.engine.app, profiles=config.profiles, flows=config.flows)
+    return replace(config, engine=replace(config.engine, app=app))
+
+
+def _check_scopes(config: FathomConfig, source: str) -> None:
+    """Each scope names a profile that exists, and networks that parse."""
+    names = {profile.name for profile in config.profiles}
+    for i, scope in enumerate(config.flows):
+        if scope.profile not in names:
+            raise ConfigError(f"{source}: flows.{i}.profile: no profile named {scope.profile!r}")
+        for key in ("sourceNetwork", "destinationNetwork"):
+            try:
+                ip_network(getattr(scope, key), strict=False)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: flows.{i}.{key}: {exc}") from None
 
 
 def _first_error(exc: ValidationError, source: str) -> str:

@@ -53,6 +53,9 @@ from fathom.apps.http_buffers import (
     section_buffers,
 )
 from fathom.apps.http_log import HttpLogEvent
+from fathom.apps.logs.base import LogBody, LogParser
+from fathom.apps.logs.policy import LogPolicy
+from fathom.apps.logs.registry import PARSERS
 from fathom.apps.sip import sip_buffers
 from fathom.apps.splitter import CUTTERS, MAX_PDU, PORT_BOUND, Cutter
 from fathom.apps.tls_log import TlsHellos, TlsLogEvent
@@ -152,6 +155,11 @@ class AppLayer(Layer):
         self.host = host
         self.slot = host.new_slot("app", AppState)
         self.hellos = host.new_slot("tls", TlsHellos)
+        # The flow's protocol log parser (fathom.apps.logs), once named with a service that has one.
+        self.logs = host.new_slot("logs", LogParser)
+        self.policy = LogPolicy(host.config.app)
+        # Why protocol log parsers stopped early, as "<event_type>.<reason>".
+        self.log_counters: Counter[str] = Counter()
         self.applications = Applications.load(host.config.app.domains, note=note)
         self.wizard = ServiceWizard()
         # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
@@ -162,7 +170,8 @@ class AppLayer(Layer):
 
     def counters(self) -> dict[str, int]:
         http = {f"app.http.{reason}": count for reason, count in sorted(self.http_counters.items())}
-        return {f"app.{name}": count for name, count in self.stats.as_dict().items()} | http
+        logs = {f"app.{reason}": count for reason, count in sorted(self.log_counters.items())}
+        return {f"app.{name}": count for name, count in self.stats.as_dict().items()} | http | logs
 
     def service(self, flow: Flow) -> str | None:
         """The flow's service in Snort's names, as rules' ``service`` options gate on."""
@@ -205,10 +214,13 @@ class AppLayer(Layer):
     def on_packet(self, pkt: Packet, flow: Flow, to_server: bool) -> None:
         if pkt.proto != PROTO_TCP:
             # Datagrams are searched; other protocols are named by their number at the flow's end.
-            if pkt.proto == PROTO_UDP and pkt.payload_len and flow.app is None:
+            if pkt.proto == PROTO_UDP and pkt.payload_len:
                 data = pkt.payload()
-                if not self._named_at_first_look(flow, to_server, data, pkt.proto):
+                if flow.app is None and not self._named_at_first_look(flow, to_server, data, pkt.proto):
                     self._identify(flow, self._state(flow), to_server, data, pkt.proto)
+                parser = self.logs.get(flow)
+                if parser is not None and not parser.done:
+                    self._feed_log(flow, parser, to_server, bytes(data))
             return
         if self.on_pdu is None:
             return  # packets only pace PDUs, and nobody inspects any
@@ -232,7 +244,9 @@ class AppLayer(Layer):
                 # Named at first look: no state; of the parsers, only HTTP's and the TLS hellos read on.
                 app = flow.app
                 if app is not None and app.app_proto != "http":
-                    if not (app.app_proto == "tls" and self._read_hellos(flow, to_server, data)):
+                    logging = self._log_data(flow, to_server, data)
+                    reading = app.app_proto == "tls" and self._read_hellos(flow, to_server, data)
+                    if not (logging or reading):
                         self.host.release_data(flow)
                     return
             state = self._new_state(flow)
@@ -256,8 +270,9 @@ class AppLayer(Layer):
                 self._end_http(flow, state)
         app = flow.app
         reading = app is not None and app.app_proto == "tls" and self._read_hellos(flow, to_server, data)
-        decided = flow.app is not None or (state.wizard is not None and state.wizard.done)
-        if decided and not reading and state.http is None and state.streams is None:
+        logging = app is not None and self._log_data(flow, to_server, data)
+        decided = app is not None or (state.wizard is not None and state.wizard.done)
+        if decided and not (reading or logging) and state.http is None and state.streams is None:
             self.host.release_data(flow)  # decided, no parser left, no PDUs to cut
 
     def _read_hellos(self, flow: Flow, to_server: bool, data: memoryview) -> bool:
@@ -276,6 +291,56 @@ class AppLayer(Layer):
         self._log_tls(flow, hellos)
         return False
 
+    def _start_log(self, flow: Flow, service: str, proto: int) -> LogParser | None:
+        """The flow's protocol log parser, when its service has one that the policy writes."""
+        parser_class = PARSERS.get(service)
+        app = flow.app
+        if parser_class is None or app is None or not self.policy.logs(flow, app.app_proto):
+            return None
+        parser = parser_class()
+        parser.stream = proto == PROTO_TCP
+        self.logs.set(flow, parser)
+        return parser
+
+    def _log_data(self, flow: Flow, to_server: bool, data: memoryview) -> bool:
+        """Feed a TCP flow's next bytes to its log parser; whether it still needs the stream."""
+        parser = self.logs.get(flow)
+        if parser is None or parser.done:
+            return False
+        self._feed_log(flow, parser, to_server, bytes(data))
+        return not parser.done
+
+    def _feed_log(self, flow: Flow, parser: LogParser, to_server: bool, data: bytes) -> None:
+        try:
+            bodies = parser.feed(to_server, data)
+        except Exception as exc:  # a parser's bug: it ends that parser's work, not the flow's
+            note(f"{parser.event_type} log: {type(exc).__name__}: {exc}")
+            bodies = parser.fail("internal_error")
+        self._write_logs(flow, parser, to_server, bodies)
+
+    def _write_logs(
+        self, flow: Flow, parser: LogParser, to_server: bool, bodies: list[LogBody], ended: bool = False
+    ) -> None:
+        """Write what a log parser returned, from the current packet (the flow's last one when it
+        ended), and count why it stopped, once."""
+        if parser.server_name is not None:
+            self._name_application(flow, parser.server_name)
+        if bodies:
+            pkt = self.host.current_packet
+            ts, pcap_cnt = (flow.last, flow.last_pcap_cnt) if ended else (pkt.ts, pkt.pcap_cnt)
+            for body in bodies:
+                self.host.emit(parser.log_event(flow, ts, pcap_cnt, to_server, body))
+        if parser.failure is not None and parser.done:
+            self.log_counters[f"{parser.event_type}.{parser.failure}"] += 1
+            parser.failure = None
+
+    def _end_log(self, flow: Flow) -> None:
+        parser = self.logs.get(flow)
+        if parser is not None and not parser.done:
+            bodies = parser.end()
+            parser.done = True
+            self._write_logs(flow, parser, True, bodies, ended=True)
+
     def _name_application(self, flow: Flow, host: str) -> None:
         """Name the application behind the flow's protocol from a host name (SNI, Host), once."""
         app = flow.app
@@ -288,7 +353,7 @@ class AppLayer(Layer):
     def _log_tls(self, flow: Flow, hellos: TlsHellos) -> None:
         hellos.logged = True
         self.stats.hellos_unread += hellos.unread
-        if hellos.client is not None or hellos.server is not None:
+        if (hellos.client is not None or hellos.server is not None) and self.policy.logs(flow, "tls"):
             pkt = self.host.current_packet
             self.host.emit(TlsLogEvent(flow, pkt.ts, pkt.pcap_cnt, hellos))
 
@@ -301,9 +366,13 @@ class AppLayer(Layer):
         if service is None:
             return False
         self._publish(flow, service)
+        self._start_log(flow, service, proto)
         return True
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
+        parser = self.logs.get(flow)
+        if parser is not None and not parser.done:
+            self._write_logs(flow, parser, to_server, parser.gap(to_server, length))
         state = self.slot.get(flow)
         if state is None:
             return
@@ -329,6 +398,7 @@ class AppLayer(Layer):
             hellos = self.hellos.get(flow)
             if hellos is not None and not hellos.logged:
                 self._log_tls(flow, hellos)  # with what the flow brought: one hello, or none
+        self._end_log(flow)
         state = self.slot.get(flow)
         if state is None:
             if flow.app is None:  # no payload at all: its port may name it, as nDPI guesses
@@ -370,12 +440,18 @@ class AppLayer(Layer):
         wizard = state.wizard
         if wizard is None:
             wizard = state.wizard = WizardState()
+        side, other = (wizard.client, wizard.server) if to_server else (wizard.server, wizard.client)
+        # What the wizard holds of each direction before these bytes: the log parser starts there.
+        held = (side.buf, len(side.buf), side.seen, other.buf, other.seen)
         service = self.wizard.observe(wizard, to_server, data, proto, flow.sport, flow.dport)
         if service is None:
             if wizard.client.done and wizard.server.done and state.cutter is None:
                 state.streams = None
             return
         self._publish(flow, service)
+        parser = self._start_log(flow, service, proto)
+        if parser is not None and proto == PROTO_TCP:
+            self._replay_held(flow, parser, to_server, held)
         # A service Snort's wizard names gives the flow an inspector; a port-bound inspector
         # keeps the flow (and its service).
         if state.service is None and service in SNORT_SERVICES:
@@ -391,6 +467,21 @@ class AppLayer(Layer):
         if state.cutter is None:
             state.streams = None
 
+    def _replay_held(
+        self, flow: Flow, parser: LogParser, to_server: bool, held: tuple[bytearray, int, int, bytearray, int]
+    ) -> None:
+        """Give a new TCP log parser the bytes the wizard searched before naming the flow: the
+        other direction's, then this one's before the current bytes. What the wizard did not keep
+        (past its depth, or after it gave up on a direction) is a gap to the parser."""
+        buf, length, seen, other_buf, other_seen = held
+        sides = ((not to_server, other_buf, other_seen), (to_server, buf[:length], seen))
+        for direction, data, total in sides:
+            if not total or parser.done:
+                continue
+            self._feed_log(flow, parser, direction, bytes(data))
+            if total > len(data) and not parser.done:
+                self._write_logs(flow, parser, direction, parser.gap(direction, total - len(data)))
+
     @staticmethod
     def _publish(flow: Flow, service: str | None) -> None:
         if service is not None:
@@ -399,15 +490,16 @@ class AppLayer(Layer):
     def _end_http(self, flow: Flow, state: AppState) -> None:
         """HTTP is over on the flow: the requests that got no response are logged now."""
         assert state.http is not None
-        for tx in state.http.unanswered():
-            self.host.emit(HttpLogEvent(flow, flow.last, flow.last_pcap_cnt, tx))
+        if self.policy.logs(flow, "http"):
+            for tx in state.http.unanswered():
+                self.host.emit(HttpLogEvent(flow, flow.last, flow.last_pcap_cnt, tx))
         state.http = None
 
     def _deliver(self, flow: Flow, event: HttpEvent) -> None:
         tx = event.transaction
         if isinstance(event, RequestHeaders) and tx.host:
             self._name_application(flow, split_host(tx.host)[0].decode("ascii", "replace"))
-        if isinstance(event, ResponseBody):
+        if isinstance(event, ResponseBody) and self.policy.logs(flow, "http"):
             pkt = self.host.current_packet
             self.host.emit(HttpLogEvent(flow, pkt.ts, pkt.pcap_cnt, tx))
         if self.on_pdu is None:
