@@ -142,3 +142,16 @@ class Pcapng:
         wire = len(data) if wirelen is None else wirelen
         head = self.pack("HHIIII", iface, drops, ticks >> 32, ticks & 0xFFFFFFFF, len(data), wire)
         return self.block(OPB, head + data)
+
+
+def as_pcapng(pcap: bytes, ifname: str) -> bytes:
+    """The same packets in pcapng, on one interface called ``ifname``."""
+    ng = Pcapng()
+    blocks = [ng.shb(), ng.idb(1, 65535, name=ifname)]
+    off = 24
+    while off < len(pcap):
+        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", pcap, off)
+        data = pcap[off + 16 : off + 16 + caplen]
+        blocks.append(ng.epb(0, sec * 1_000_000 + usec, data, wirelen=wirelen))
+        off += 16 + caplen
+    return b"".join(blocks)

@@ -44,7 +44,10 @@ def test_analyze_writes_flow_events_and_summary(tmp_path: Path, capsys: pytest.C
         "771,4866,43-51",
     )
     assert tls["ja4"] == "t13d3112ht_e8f1e7e78f70_b26ce05bbdd6"
-    assert len(events) == 16
+    # And each of the eight DNS lookups: its query, then its answer.
+    dns = [e["dns"]["type"] for e in events if e["event_type"] == "dns"]
+    assert dns == ["request", "response"] * 8
+    assert len(events) == 11 + 4 + 1 + 16
     err = capsys.readouterr().err
     assert "77 packets" in err
     assert "11 flows" in err
@@ -72,7 +75,7 @@ def test_eve_to_stdout_keeps_stdout_pure_json() -> None:
         check=True,
     )
     types = [json.loads(line)["event_type"] for line in proc.stdout.splitlines()]
-    assert (types.count("flow"), types.count("http"), len(types)) == (11, 4, 16)
+    assert (types.count("flow"), types.count("http"), types.count("dns"), len(types)) == (11, 4, 16, 32)
     assert "77 packets" in proc.stderr
 
 

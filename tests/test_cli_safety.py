@@ -7,7 +7,6 @@ import hashlib
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -19,14 +18,15 @@ from scapy.utils import wrpcap
 from fathom.cli import main
 from fathom.engine import Engine
 from fathom.events.file_sink import EveFileSink
-from tests.pcapbuild import Pcapng
+from tests.pcapbuild import as_pcapng
 from tests.traffic import CLIENT, SERVER, feed, udp
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "samples" / "demo.pcap"
 DEMO_FLOWS = 11
-# Its flows' events, its four HTTP transactions' and its TLS handshake's.
-DEMO_EVENTS = DEMO_FLOWS + 4 + 1
+# Its flows' events, its four HTTP transactions', its TLS handshake's and its eight DNS lookups'
+# (a query and an answer each).
+DEMO_EVENTS = DEMO_FLOWS + 4 + 1 + 16
 
 
 def digest(path: Path) -> str:
@@ -121,7 +121,7 @@ def test_misspelt_config_section_lists_the_known_ones(
     assert main(["analyze", str(capture), "--config", str(config)]) == 1
     assert capsys.readouterr().err == (
         f"fathom: error: {config}: unknown section 'engin'; known sections: "
-        "engine, rules, eve, endpoints, inspections, profiles, flows\n"
+        "engine, rules, eve, endpoints, inspections, node, profiles, flows\n"
     )
 
 
@@ -140,19 +140,6 @@ def test_host_mode_sections_are_accepted(tmp_path: Path, capture: Path) -> None:
 def test_directory_as_capture(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", str(tmp_path)]) == 1
     assert capsys.readouterr().err == f"fathom: error: {tmp_path}: is a directory\n"
-
-
-def as_pcapng(pcap: bytes, ifname: str) -> bytes:
-    """The same packets in pcapng, on one interface called ``ifname``."""
-    ng = Pcapng()
-    blocks = [ng.shb(), ng.idb(1, 65535, name=ifname)]
-    off = 24
-    while off < len(pcap):
-        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", pcap, off)
-        data = pcap[off + 16 : off + 16 + caplen]
-        blocks.append(ng.epb(0, sec * 1_000_000 + usec, data, wirelen=wirelen))
-        off += 16 + caplen
-    return b"".join(blocks)
 
 
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])

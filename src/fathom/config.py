@@ -7,7 +7,7 @@ pydantic validates them only when a file is loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -121,6 +121,29 @@ class EngineConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointConfig:
+    """A workload on this host, as the Kubernetes agent would learn it: the pod, its labels, the
+    host-side interface that carries its traffic, and its addresses."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    name: str
+    interface: str
+    namespace: str = "default"
+    labels: dict[str, str] = field(default_factory=dict)
+    ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionConfig:
+    """A DeepPacketInspection resource: its Calico selector chooses endpoints of its namespace."""
+
+    __pydantic_config__: ClassVar[dict[str, Any]] = _STRICT
+    name: str
+    selector: str
+    namespace: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
 class FathomConfig:
     """A whole config file. ``engine`` tunes the packet path; the other sections declare what a host
     sensor inspects and where its events go (see the README's host mode)."""
@@ -131,10 +154,11 @@ class FathomConfig:
     rules: tuple[str, ...] = ()
     # Where EVE JSON lines go ("-" for standard output).
     eve: str | None = None
-    # Workloads on this host: name, namespace, labels, interface, ips.
-    endpoints: tuple[dict[str, Any], ...] = ()
-    # DeepPacketInspection resources: name, namespace, selector.
-    inspections: tuple[dict[str, Any], ...] = ()
+    # Workloads on this host, and the inspections that select some of them.
+    endpoints: tuple[EndpointConfig, ...] = ()
+    inspections: tuple[InspectionConfig, ...] = ()
+    # The node the endpoints run on, as alerts name it (default: the host name).
+    node: str | None = None
     # Which applications to log, by profile name.
     profiles: tuple[ProfileConfig, ...] = ()
     # Traffic scopes by network, each bound to a profile.
@@ -163,9 +187,24 @@ def parse_config(data: object, source: str) -> FathomConfig:
     except ValidationError as exc:
         raise ConfigError(_first_error(exc, source)) from None
     _check_scopes(config, source)
+    _check_endpoints(config, source)
     # The engine's app layer chooses the logs: it gets the sections with its own config.
     app = replace(config.engine.app, profiles=config.profiles, flows=config.flows)
     return replace(config, engine=replace(config.engine, app=app))
+
+
+def _check_endpoints(config: FathomConfig, source: str) -> None:
+    """Endpoint addresses parse, and no two endpoints share an interface or a name."""
+    seen: dict[str, str] = {}
+    for i, endpoint in enumerate(config.endpoints):
+        for ip in endpoint.ips:
+            try:
+                ip_address(ip)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: endpoints.{i}.ips: {exc}") from None
+        other = seen.setdefault(endpoint.interface, endpoint.name)
+        if other != endpoint.name:
+            raise ConfigError(f"{source}: endpoints.{i}.interface: {endpoint.interface} is {other}'s already")
 
 
 def _check_scopes(config: FathomConfig, source: str) -> None:

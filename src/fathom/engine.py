@@ -108,7 +108,7 @@ class Engine:
             self._progress = lambda: progress(source.position)
         try:
             for buf, records in source.batches():
-                self._process(buf, records)
+                self.process(buf, records)
                 if source.live:
                     self.tick(time.time())
         finally:
@@ -120,9 +120,9 @@ class Engine:
         self, buf: Buffer, off: int, caplen: int, wirelen: int, ts: float, linktype: int, iface: int = 0
     ) -> None:
         """Process one packet held in ``buf[off:off+caplen]``."""
-        self._process(buf, ((ts, off, caplen, wirelen, iface, linktype),))
+        self.process(buf, ((ts, off, caplen, wirelen, iface, linktype),))
 
-    def _process(self, buf: Buffer, records: Iterable[PacketRecord]) -> None:
+    def process(self, buf: Buffer, records: Iterable[PacketRecord]) -> None:
         """The hot path: decode each packet and hand it to the flow table."""
         if not self.packets:
             records = self._note_first_ts(records)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fathom.apps.layer import AppLayer
 from fathom.capture.pcapfile import open_capture
 from fathom.config import EngineConfig
 from fathom.engine import Engine
@@ -28,6 +29,18 @@ def analyze(
         engine.run(reader)
         engine.finish()
         return engine, consumer, sink, reader.error
+
+
+def app_events(path: Path) -> list[dict[str, Any]]:
+    """The EVE events of the application layer alone (identification and protocol logs) on the
+    capture at ``path``."""
+    engine = Engine(EngineConfig(), [AppLayer])
+    sink = ListSink()
+    engine.add_sink(sink)
+    with open_capture(str(path)) as reader:
+        engine.run(reader)
+    engine.finish()
+    return sink.events
 
 
 L = TypeVar("L", bound=Layer)

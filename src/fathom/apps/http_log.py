@@ -20,11 +20,11 @@ def _text(value: bytes) -> str:
 HTTP_RENDERER = "fathom.apps.http_log:render_http"
 # An http event as plain values: its renderer, the flow's identity, time, interface name, packet
 # number and direction, then the transaction's index, host, URI, user agent, content type,
-# referrer, method, version, status, redirect and response body length.
+# referrer, method, version, status, redirect and response body length; the sensor's context.
 HttpRecord = tuple[
     str, FlowIdentity, float, str | None, int, bool,
     int, bytes | None, bytes, bytes | None, bytes | None, bytes | None, bytes, bytes, int | None,
-    bytes | None, int,
+    bytes | None, int, dict[str, Any] | None,
 ]  # fmt: skip
 
 
@@ -57,6 +57,7 @@ class HttpLogEvent(FlowScopedEvent):
             status,
             None if status is None else tx.response_headers.get(b"location"),
             tx.response_body_len,
+            self.context,
         )
 
     def render(self) -> bytes:
@@ -67,7 +68,7 @@ def render_http(record: HttpRecord) -> bytes:
     """The EVE line of an http event, with Suricata's fields."""
     (
         _, ident, timestamp, in_iface, pcap_cnt, to_server, tx_id, host, url, user_agent, content_type,
-        referer, method, version, status, location, length,
+        referer, method, version, status, location, length, context,
     ) = record  # fmt: skip
     http: dict[str, Any] = {}
     host = (host or b"").lower()  # as libhtp normalizes it for Suricata
@@ -88,4 +89,5 @@ def render_http(record: HttpRecord) -> bytes:
             http["redirect"] = _text(location)
     http["length"] = length
     header = header_json(ident, eve_timestamp(timestamp), "http", in_iface, pcap_cnt, to_server)
-    return event_line(header, {"tx_id": tx_id, "http": http})
+    body = {"tx_id": tx_id, "http": http}
+    return event_line(header, body | context if context else body)

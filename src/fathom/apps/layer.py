@@ -353,6 +353,8 @@ class AppLayer(Layer):
     def _log_tls(self, flow: Flow, hellos: TlsHellos) -> None:
         hellos.logged = True
         self.stats.hellos_unread += hellos.unread
+        if hellos.certificate_failure is not None:
+            self.log_counters[f"tls.{hellos.certificate_failure}"] += 1
         if (hellos.client is not None or hellos.server is not None) and self.policy.logs(flow, "tls"):
             pkt = self.host.current_packet
             self.host.emit(TlsLogEvent(flow, pkt.ts, pkt.pcap_cnt, hellos))
@@ -370,6 +372,9 @@ class AppLayer(Layer):
         return True
 
     def on_gap(self, flow: Flow, to_server: bool, length: int) -> None:
+        hellos = self.hellos.get(flow)
+        if hellos is not None and not hellos.logged:
+            hellos.gap(to_server)
         parser = self.logs.get(flow)
         if parser is not None and not parser.done:
             self._write_logs(flow, parser, to_server, parser.gap(to_server, length))

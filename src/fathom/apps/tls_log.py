@@ -1,18 +1,22 @@
 """The EVE ``tls`` event: one per TLS flow, with Suricata's field names, written once both hellos
-were read (or at the flow's end with what was): SNI, version, JA3, JA3S and JA4.
+and, below TLS 1.3, the server's certificate were read (or at the flow's end with what was): the
+certificate's subject, issuer, alternative names, serial, fingerprint and validity, SNI, version,
+JA3, JA3S and JA4.
 
 :class:`TlsHellos` reads the two hellos from each direction's first bytes, bounded by
-``tls_hello.MAX_HELLO``."""
+``tls_hello.MAX_HELLO``, and the certificate after the ServerHello (:mod:`fathom.apps.tls_cert`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fathom.apps.tls_cert import CertificateFields, CertificateReader
 from fathom.apps.tls_hello import MAX_HELLO, Hello, handshake_bytes, ja3, ja3s, ja4, parse_hello
 from fathom.events.schema import FlowScopedEvent
 from fathom.flow.flow import Flow
 
 _HANDSHAKE = 22
+_TLS13 = 0x0304
 # Suricata's names of the protocol versions.
 _VERSION_NAMES = {
     0x0002: "SSLv2", 0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2",
@@ -21,9 +25,10 @@ _VERSION_NAMES = {
 
 
 class TlsHellos:
-    """One flow's two hellos, read from the first bytes of each direction."""
+    """One flow's two hellos, read from the first bytes of each direction, and the server's
+    certificate that follows its hello."""
 
-    __slots__ = ("client", "data", "logged", "server")
+    __slots__ = ("_failure", "_reader", "certificate", "client", "data", "logged", "server")
 
     def __init__(self) -> None:
         self.client: Hello | None = None
@@ -31,8 +36,21 @@ class TlsHellos:
         # Each direction's first bytes, while its hello is incomplete: to the client, to the server.
         self.data = (bytearray(), bytearray())
         self.logged = False
+        self.certificate: CertificateFields | None = None
+        # Reads the server's bytes from the first, until its certificate is read or cannot be.
+        self._reader: CertificateReader | None = CertificateReader()
+        self._failure: str | None = None
 
     def feed(self, to_server: bool, data: bytes | memoryview) -> None:
+        reader = self._reader
+        if reader is not None and not to_server:
+            reader.feed(data)
+            self._keep_certificate(reader)
+        elif reader is not None and self.server is not None:
+            # The client speaks again once it has the server's whole first flight (RFC 5246 7.3),
+            # certificate included: what of it was not read by now will not be.
+            reader.stop("certificate_incomplete")
+            self._keep_certificate(reader)
         if self.client if to_server else self.server:
             return
         held = self.data[to_server]
@@ -49,6 +67,29 @@ class TlsHellos:
         else:
             self.server = hello
 
+    def gap(self, to_server: bool) -> None:
+        """Bytes of a direction are missing: the server's records cannot be followed past them."""
+        reader = self._reader
+        if reader is not None and not to_server:
+            reader.stop("certificate_gap")
+            self._keep_certificate(reader)
+
+    def _keep_certificate(self, reader: CertificateReader) -> None:
+        """Once the reader is done, keep what it read and drop it with its bytes."""
+        if reader.done:
+            self.certificate, self._failure, self._reader = reader.fields, reader.failure, None
+
+    @property
+    def certificate_failure(self) -> str | None:
+        """Why the server's certificate was sent but not read, a counter's name: it did not parse
+        (``certificate_unparsed``), its message was malformed (``certificate_malformed``) or past
+        the bound (``certificate_too_long``), or it was cut short by a gap (``certificate_gap``),
+        by the client going on or by the flow's end (``certificate_incomplete``)."""
+        reader = self._reader
+        if reader is not None and reader.in_certificate:
+            return "certificate_incomplete"
+        return self._failure
+
     def _sides(self) -> tuple[tuple[Hello | None, bytearray], tuple[Hello | None, bytearray]]:
         """Each direction's hello, if read, and the bytes it holds until then."""
         return (self.client, self.data[True]), (self.server, self.data[False])
@@ -60,11 +101,23 @@ class TlsHellos:
 
     @property
     def finished(self) -> bool:
-        """Both hellos read, or a direction that cannot bring its own any more."""
-        return all(
+        """Both hellos read, or a direction that cannot bring its own any more; and the server's
+        certificate read, unless none can come in clear."""
+        hellos = all(
             hello is not None or len(held) >= MAX_HELLO or (len(held) >= 5 and held[0] != _HANDSHAKE)
             for hello, held in self._sides()
         )
+        return hellos and not self._awaits_certificate()
+
+    def _awaits_certificate(self) -> bool:
+        """Below TLS 1.3 the certificate follows the ServerHello in clear; in TLS 1.3 (chosen by the
+        supported_versions extension, RFC 8446 4.2.1) it is encrypted."""
+        server = self.server
+        return server is not None and self._reader is not None and _chosen_version(server) < _TLS13
+
+
+def _chosen_version(server: Hello) -> int:
+    return server.versions[0] if server.versions else server.version
 
 
 class TlsLogEvent(FlowScopedEvent):
@@ -77,18 +130,33 @@ class TlsLogEvent(FlowScopedEvent):
 
     def body(self) -> dict[str, Any]:
         client, server = self.hellos.client, self.hellos.server
+        certificate = self.hellos.certificate
+        # Suricata's order: the certificate's identity, the hellos', the validity, the fingerprints.
         tls: dict[str, Any] = {}
+        if certificate is not None:
+            tls["subject"] = certificate.subject
+            tls["issuerdn"] = certificate.issuerdn
+            if certificate.subjectaltname:
+                tls["subjectaltname"] = list(certificate.subjectaltname)
+            tls["serial"] = certificate.serial
+            tls["fingerprint"] = certificate.fingerprint
         if client is not None and client.server_name:
             tls["sni"] = client.server_name
         hello = server or client
         if hello is not None:
-            chosen = server.versions[0] if server is not None and server.versions else hello.version
+            chosen = _chosen_version(server) if server is not None else hello.version
             tls["version"] = _VERSION_NAMES.get(chosen, "UNDETERMINED")
+        if certificate is not None:
+            if certificate.notbefore is not None:
+                tls["notbefore"] = certificate.notbefore
+            if certificate.notafter is not None:
+                tls["notafter"] = certificate.notafter
         if client is not None:
             text, digest = ja3(client)
             tls["ja3"] = {"hash": digest, "string": text}
-            tls["ja4"] = ja4(client)
         if server is not None:
             text, digest = ja3s(server)
             tls["ja3s"] = {"hash": digest, "string": text}
+        if client is not None:
+            tls["ja4"] = ja4(client)
         return {"tls": tls}

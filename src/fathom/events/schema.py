@@ -60,13 +60,15 @@ class FlowScopedEvent(Event):
     """An event about one flow: it starts with the flow's addresses, ids and Community ID. Subclasses
     add their own members in :meth:`body`."""
 
-    __slots__ = ("flow", "pcap_cnt", "timestamp", "to_server")
+    __slots__ = ("context", "flow", "pcap_cnt", "timestamp", "to_server")
 
     def __init__(self, flow: Flow, timestamp: float, pcap_cnt: int = 0, to_server: bool = True) -> None:
         # Event.__init__ inlined: one of these is made for every flow.
         self._json = None
         self.iface = flow.iface
         self.in_iface = None
+        # Members a sensor adds before the event is rendered (the endpoints it concerns).
+        self.context: dict[str, Any] | None = None
         self.flow = flow
         self.timestamp = timestamp
         # The packet (1-based index in the capture file) that caused the event; 0 when none did.
@@ -85,7 +87,10 @@ class FlowScopedEvent(Event):
         )
 
     def render(self) -> bytes:
-        return event_line(self.header(), self.body())
+        body = self.body()
+        if self.context:
+            body |= self.context
+        return event_line(self.header(), body)
 
     def body(self) -> dict[str, Any]:
         return {}

@@ -5,5 +5,11 @@ Keys are the wizard's service names (Snort's, as in :mod:`fathom.apps.catalog`).
 from __future__ import annotations
 
 from fathom.apps.logs.base import LogParser
+from fathom.apps.logs.dns import DnsLog, MdnsLog
+from fathom.apps.logs.quic import QuicLog
 
-PARSERS: dict[str, type[LogParser]] = {}
+PARSERS: dict[str, type[LogParser]] = {
+    "dns": DnsLog,
+    "mdns": MdnsLog,
+    "quic": QuicLog,
+}
