@@ -55,7 +55,9 @@ def toy_parsers(monkeypatch: pytest.MonkeyPatch) -> None:
 Packets = list[tuple[float, Any]]
 
 
-def run(packets: Packets, config: EngineConfig | None = None) -> tuple[Engine, list[dict[str, Any]]]:
+def run(
+    packets: Packets, config: EngineConfig | None = None, event_type: str = "toy"
+) -> tuple[Engine, list[dict[str, Any]]]:
     made: list[AppLayer] = []
 
     def build(host: LayerHost) -> AppLayer:
@@ -67,7 +69,7 @@ def run(packets: Packets, config: EngineConfig | None = None) -> tuple[Engine, l
     engine.add_sink(sink)
     feed(engine, packets)
     engine.finish()
-    return engine, [e for e in sink.events if e["event_type"] == "toy"]
+    return engine, [e for e in sink.events if e["event_type"] == event_type]
 
 
 def test_a_named_flows_bytes_reach_its_parser_and_its_events_come_from_their_packets() -> None:
@@ -162,3 +164,26 @@ def test_profiles_and_scopes_are_checked_when_the_config_is_read() -> None:
         parse_config({**good, "flows": [{**scope, "profile": "q"}]}, "host.yaml")
     with pytest.raises(ConfigError, match=r"^host.yaml: flows.0.sourceNetwork: .*10.0.0.300"):
         parse_config({**good, "flows": [{**scope, "sourceNetwork": "10.0.0.300/8"}]}, "host.yaml")
+
+
+class NumberedClientLog(ToyLog):
+    """As Suricata writes ftp and smtp: every event from the client, numbered."""
+
+    __slots__ = ()
+    event_type = "numbered"
+    client_side = True
+    numbered = True
+
+
+def test_client_side_logs_come_from_the_client_and_numbered_ones_carry_tx_ids(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(PARSERS, "ssh", NumberedClientLog)
+    conv = TcpConversation(dport=22).handshake().server_sends(b"SSH-2.0-server\r\n")
+    conv.client_sends(b"SSH-2.0-client\r\n").close()
+    _, events = run(conv.packets, event_type="numbered")
+    assert [(e["tx_id"], e["src_ip"], e["toy"].get("to_server")) for e in events] == [
+        (0, CLIENT, False),
+        (1, CLIENT, True),
+        (2, CLIENT, None),
+    ]

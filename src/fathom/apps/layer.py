@@ -328,8 +328,12 @@ class AppLayer(Layer):
         if bodies:
             pkt = self.host.current_packet
             ts, pcap_cnt = (flow.last, flow.last_pcap_cnt) if ended else (pkt.ts, pkt.pcap_cnt)
+            direction = to_server or parser.client_side
             for body in bodies:
-                self.host.emit(parser.log_event(flow, ts, pcap_cnt, to_server, body))
+                if parser.numbered:
+                    body = {"tx_id": parser.written, **body}
+                parser.written += 1
+                self.host.emit(parser.log_event(flow, ts, pcap_cnt, direction, body))
         if parser.failure is not None and parser.done:
             self.log_counters[f"{parser.event_type}.{parser.failure}"] += 1
             parser.failure = None

@@ -37,8 +37,13 @@ class LogParser:
     """One flow's parser for one protocol's log. Subclasses set ``event_type`` and implement
     :meth:`feed`; ``done`` means it needs no more bytes of the flow."""
 
-    __slots__ = ("done", "failure", "server_name", "stream")
+    __slots__ = ("done", "failure", "server_name", "stream", "written")
     event_type: ClassVar[str]
+    # Events of transactions written from the client, as Suricata writes them for ssh, ftp and
+    # smtp (False: from the side whose bytes completed the event, as for dns).
+    client_side: ClassVar[bool] = False
+    # Events numbered with a ``tx_id`` in the order they are written, as Suricata's ftp and smtp.
+    numbered: ClassVar[bool] = False
     # The event class of this parser's events, made for each subclass that names an event type.
     log_event: ClassVar[type[ProtocolLogEvent]]
 
@@ -57,6 +62,8 @@ class LogParser:
         self.stream = False
         # The host name the messages name (SNI, Host), once read: it may name the application.
         self.server_name: str | None = None
+        # Events written so far.
+        self.written = 0
 
     def feed(self, to_server: bool, data: bytes) -> list[LogBody]:
         """The events completed by ``data``, the next bytes (or datagram) of one direction."""

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 from fathom.apps.logs.base import LogParser
 from fathom.apps.logs.dns import DnsLog, MdnsLog
+from fathom.apps.logs.ftp import FtpLog
 from fathom.apps.logs.quic import QuicLog
+from fathom.apps.logs.smtp import SmtpLog
+from fathom.apps.logs.ssh import SshLog
 
 PARSERS: dict[str, type[LogParser]] = {
     "dns": DnsLog,
+    "ftp": FtpLog,
     "mdns": MdnsLog,
     "quic": QuicLog,
+    "smtp": SmtpLog,
+    "ssh": SshLog,
 }
