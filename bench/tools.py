@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -58,6 +59,17 @@ def ndpi_tool() -> Tool | None:
     return Tool("ndpiReader", command, binary)
 
 
+def nfstream_tool() -> Tool | None:
+    """NFStream (nDPI under Python), when the runner's interpreter can import it."""
+    if importlib.util.find_spec("nfstream") is None:
+        return None
+
+    def command(pcap: str) -> list[str]:
+        return [sys.executable, "-m", "bench.nfstream_run", pcap]
+
+    return Tool("NFStream", command, sys.executable)
+
+
 def snort_config(binary: str) -> str | None:
     """$SNORT_LUA, else snort.lua under the binary's install prefix, else the usual /etc location."""
     env = os.environ.get("SNORT_LUA")
@@ -107,4 +119,4 @@ def snort_tool() -> Tool | None:
 
 
 def peer_tools() -> list[Tool]:
-    return [tool for tool in (ndpi_tool(), snort_tool()) if tool is not None]
+    return [tool for tool in (ndpi_tool(), nfstream_tool(), snort_tool()) if tool is not None]
