@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,15 @@ def test_metrics_sum_the_workers_and_keep_what_a_dead_worker_counted() -> None:
     assert "fathom_flows_total 4.0" in text
     assert 'fathom_engine_events_total{counter="stream.gaps"} 4.0' in text
     assert "fathom_workers 2.0" in text
+
+
+def test_the_grafana_dashboard_uses_only_metrics_the_sensor_serves() -> None:
+    dashboard = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "fathom-sensor.json"
+    used = set(re.findall(r"\bfathom_[a-z_]+", dashboard.read_text()))
+    served = set()
+    for line in scrape(SensorCollector()).splitlines():
+        if line.startswith("# TYPE "):
+            name, kind = line.split()[2:4]
+            served.add(name + "_total" if kind == "counter" and not name.endswith("_total") else name)
+    assert used <= served, sorted(used - served)
+    assert len(used) >= 15

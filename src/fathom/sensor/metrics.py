@@ -112,13 +112,12 @@ class SensorCollector(Collector):
             for key, value in sorted(getattr(total, attribute).items()):
                 family.add_metric(list(key), value)
             yield family
+        for key, (name, text) in _ENGINE_METRICS.items():
+            yield CounterMetricFamily(name, text, value=total.engine.get(key, 0))
         others = CounterMetricFamily("fathom_engine_events", "Engine counters by name.", labels=("counter",))
         for key, count in sorted(total.engine.items()):
-            named = _ENGINE_METRICS.get(key)
-            if named is None:
+            if key not in _ENGINE_METRICS:
                 others.add_metric([key], count)
-            else:
-                yield CounterMetricFamily(named[0], named[1], value=count)
         yield others
         yield CounterMetricFamily(
             "fathom_worker_restarts", "Workers restarted after they died.", value=self.worker_restarts
