@@ -15,6 +15,8 @@ declare -A NEEDED=(
     [ndpiReader]=libndpi-bin
     # The IPFIX export is checked by decoding it with a real collector.
     [tshark]=tshark
+    # The live-rate benchmark replays a capture into a veth pair.
+    [tcpreplay]=tcpreplay
 )
 
 missing=()

@@ -186,10 +186,68 @@ def _ipfix_exporter(spec: str) -> IpfixExporter:
     return IpfixExporter(host.strip("[]"), int(port))
 
 
+# Where `fathom rules update` installs a ruleset unless told otherwise.
+DEFAULT_RULES_PATH = "/var/lib/fathom/rules/fathom.rules"
+
+
 def cmd_rules_check(args: argparse.Namespace) -> int:
     from fathom.rules.check import check
 
     return check(args.files, sys.stdout)
+
+
+def _listen_address(spec: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[ADDRESS]:PORT`` for IPv6), or None for ``off``. Raises ValueError."""
+    if spec == "off":
+        return None
+    host, colon, port = spec.rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{spec}: want HOST:PORT or off")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def cmd_sensor(args: argparse.Namespace) -> int:
+    from fathom.sensor.supervisor import SensorSettings, Supervisor
+
+    if bool(args.config) == bool(args.interface):
+        return _error("sensor: give --config FILE or --interface IF (not both)")
+    if args.workers < 1:
+        return _error("--workers: at least 1")
+    try:
+        metrics = _listen_address(args.metrics)
+    except ValueError as exc:
+        return _error(f"--metrics {exc}")
+    settings = SensorSettings(
+        config=args.config,
+        interfaces=tuple(args.interface or ()),
+        rules=tuple(args.rules or ()),
+        eve=args.eve,
+        workers=args.workers,
+        metrics=metrics,
+        use_rule_cache=not args.no_rule_cache,
+    )
+    return Supervisor(settings).run()
+
+
+def cmd_rules_update(args: argparse.Namespace) -> int:
+    from fathom.rules.update import UpdateError, update_rules
+
+    try:
+        loaded = update_rules(args.source, args.to)
+    except UpdateError as exc:
+        return _error(str(exc))
+    print(f"{args.to}: {loaded:,} rules installed")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fathom.demo import run_demo
+    from fathom.lab import LabError
+
+    try:
+        return run_demo()
+    except LabError as exc:
+        return _error(str(exc))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +277,32 @@ def build_parser() -> argparse.ArgumentParser:
     check = rules.add_parser("check", help="report each rule that a ruleset would reject or load in part")
     check.add_argument("files", nargs="+", metavar="FILE", help="rules file or directory")
     check.set_defaults(func=cmd_rules_check)
+    update = rules.add_parser(
+        "update", help="install a ruleset from a file or URL, once it loads (a sensor picks it up)"
+    )
+    update.add_argument("source", metavar="FILE|URL", help="rules file, or http(s) URL of one")
+    update.add_argument(
+        "--to",
+        metavar="PATH",
+        default=DEFAULT_RULES_PATH,
+        help=f"where to install it (default {DEFAULT_RULES_PATH})",
+    )
+    update.set_defaults(func=cmd_rules_update)
+    sensor = sub.add_parser("sensor", help="inspect live traffic on AF_PACKET interfaces")
+    sensor.add_argument(
+        "--interface", action="append", metavar="IF", help="interface to inspect (repeatable)"
+    )
+    sensor.add_argument("--config", metavar="FILE", help="host-mode YAML: endpoints, inspections, rules, eve")
+    sensor.add_argument("--rules", action="append", metavar="FILE", help="Snort 3 rules file (repeatable)")
+    sensor.add_argument("--eve", metavar="PATH", help="append EVE JSON lines here ('-' for stdout)")
+    sensor.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    sensor.add_argument(
+        "--metrics", default="0.0.0.0:8080", metavar="HOST:PORT", help="Prometheus /metrics address, or off"
+    )
+    sensor.add_argument("--no-rule-cache", action="store_true", help="compile the rules afresh")
+    sensor.set_defaults(func=cmd_sensor)
+    demo = sub.add_parser("demo", help="run the Calico DPI lab here (root): pods, a sensor, alerts")
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 

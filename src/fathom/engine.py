@@ -103,7 +103,7 @@ class Engine:
     def run(self, source: PacketSource, progress: ProgressCallback | None = None) -> None:
         """Process every packet ``source`` yields. A live source also drives expiry by wall-clock time,
         so flows end on a quiet interface."""
-        self._interfaces = source.interfaces
+        self.name_interfaces(source.interfaces)
         if progress is not None:
             self._progress = lambda: progress(source.position)
         try:
@@ -115,6 +115,11 @@ class Engine:
             self._progress = None
         if progress is not None:
             progress(source.position)
+
+    def name_interfaces(self, interfaces: list[Interface]) -> None:
+        """Events name their interface (``in_iface``) from this list, by the records' index; the
+        source keeps it current as it learns interfaces."""
+        self._interfaces = interfaces
 
     def feed(
         self, buf: Buffer, off: int, caplen: int, wirelen: int, ts: float, linktype: int, iface: int = 0

@@ -24,6 +24,8 @@ _STATUS = re.compile(rb"[ \t\n\v\f\r]*\+?(\d+)")
 # The buffers of :func:`sip_buffers`.
 SIP_BUFFERS = ("sip_method", "sip_stat_code", "sip_header", "sip_body")
 _CONTENT_LENGTH = re.compile(rb"(?:content-length|l)[ \t]*:[ \t]*(\d+)", re.IGNORECASE)
+# The digits of a Content-Length read as they are; a longer one says more than any message holds.
+_LENGTH_DIGITS = 18
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +79,33 @@ def _with_sections(message: SipMessage, data: bytes, start_line_end: int) -> Sip
             break
         field = _CONTENT_LENGTH.match(line)
         if field is not None:
-            length = int(field.group(1))
+            length = _declared_length(field.group(1))
         pos = line_end
     rest = data[header_end:]
     body = rest[:length] if 0 <= length <= len(rest) else rest
     return SipMessage(message.method, message.status_code, data[:header_end], body)
+
+
+def content_length(header: bytes) -> int | None:
+    """The body length a message's header section declares (its start line may come with it):
+    its last Content-Length field, read as :func:`parse_sip` reads it; None when there is none."""
+    length = None
+    pos = 0
+    while True:
+        line_end, breaks = _line_break(header, pos)
+        if line_end < 0:
+            return length
+        field = _CONTENT_LENGTH.match(header, pos, line_end - breaks)
+        if field is not None:
+            length = _declared_length(field.group(1))
+        pos = line_end
+
+
+def _declared_length(digits: bytes) -> int:
+    """A Content-Length value, at most 10**18: more digits say more than any message holds (and
+    int() refuses those past 4300)."""
+    digits = digits.lstrip(b"0") or b"0"
+    return int(digits) if len(digits) <= _LENGTH_DIGITS else 10**_LENGTH_DIGITS
 
 
 def _line_break(data: bytes, start: int) -> tuple[int, int]:

@@ -55,8 +55,19 @@ def load_index(
 ) -> tuple[RuleIndex, bool]:
     """The index of the rules in ``paths``, and whether it came from the cache in ``cache_dir``
     (None: no cache). Cache problems are told to ``note`` and never stop the load."""
-    tell = note or (lambda _message: None)
     sources, errors = read_rule_sources(paths)
+    return index_sources(sources, errors, variables, cache_dir, note)
+
+
+def index_sources(
+    sources: Sequence[RuleSource],
+    errors: Sequence[RuleLoadError],
+    variables: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
+    note: Note | None = None,
+) -> tuple[RuleIndex, bool]:
+    """:func:`load_index` for rules files already read (``errors``: those that could not be)."""
+    tell = note or (lambda _message: None)
     entry = None
     if cache_dir is not None and _usable(cache_dir, tell):
         entry = cache_dir / (_cache_key(sources, errors, variables) + _SUFFIX)

@@ -86,8 +86,13 @@ class SensorCollector(Collector):
         self.rules_loaded = 0
         self.rules_rejected = 0
         self.reloads: Counter[str] = Counter()
-        # Interface -> 1 when captured, 0 when selected but missing.
+        # Interface -> 1 when captured, 0 when selected but missing (as the workers running the
+        # current config report them).
         self.interfaces_up: dict[str, int] = {}
+        # The config (rules and selection) the supervisor built last, and the oldest one a
+        # worker still runs: equal once every worker applied the change.
+        self.generation = 0
+        self.applied_generation = 0
 
     def update(self, worker: int, snapshot: Snapshot) -> None:
         self.latest[worker] = snapshot
@@ -137,6 +142,12 @@ class SensorCollector(Collector):
         for result, count in sorted(self.reloads.items()):
             reloads.add_metric([result], count)
         yield reloads
+        config = GaugeMetricFamily(
+            "fathom_config_generation", "Config built, and applied by every worker.", labels=("state",)
+        )
+        config.add_metric(["built"], self.generation)
+        config.add_metric(["applied"], self.applied_generation)
+        yield config
         up = GaugeMetricFamily(
             "fathom_interface_up", "Selected interfaces: 1 captured, 0 missing.", labels=("interface",)
         )

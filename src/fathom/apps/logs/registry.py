@@ -5,17 +5,24 @@ Keys are the wizard's service names (Snort's, as in :mod:`fathom.apps.catalog`).
 from __future__ import annotations
 
 from fathom.apps.logs.base import LogParser
+from fathom.apps.logs.dhcp import DhcpLog
 from fathom.apps.logs.dns import DnsLog, MdnsLog
 from fathom.apps.logs.ftp import FtpLog
 from fathom.apps.logs.quic import QuicLog
+from fathom.apps.logs.sip import SipLog
+from fathom.apps.logs.smb import SmbLog
 from fathom.apps.logs.smtp import SmtpLog
 from fathom.apps.logs.ssh import SshLog
 
 PARSERS: dict[str, type[LogParser]] = {
+    "dhcp": DhcpLog,
     "dns": DnsLog,
     "ftp": FtpLog,
     "mdns": MdnsLog,
+    "netbios-ssn": SmbLog,
     "quic": QuicLog,
+    "sip": SipLog,
+    "smb": SmbLog,
     "smtp": SmtpLog,
     "ssh": SshLog,
 }
