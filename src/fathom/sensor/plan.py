@@ -15,6 +15,8 @@ class WorkerPlan:
     generation: int
     interfaces: tuple[str, ...]
     rules: tuple[str, ...]
+    # Increases whenever the rules files were loaded anew (their paths may stay the same).
+    rules_version: int
     engine: EngineConfig
     selection: Selection
     # The EVE file every worker appends to ("-" for standard output), or None.

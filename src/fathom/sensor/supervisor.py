@@ -77,6 +77,7 @@ class Supervisor:
         self.collector = SensorCollector()
         self.workers: dict[int, _Running] = {}
         self.generation = 0
+        self.rules_version = 0
         self.plan: WorkerPlan | None = None
         self.index: RuleIndex | None = None
         self.reload_requested = False
@@ -127,11 +128,13 @@ class Supervisor:
                 raise ConfigError(f"{', '.join(rules)}: no rule loaded{first}")
             self.collector.rules_loaded = len(ruleset.rules)
             self._rules_state = rules_state
+            self.rules_version += 1
         self.generation += 1
         plan = WorkerPlan(
             generation=self.generation,
             interfaces=selection.interfaces,
             rules=rules,
+            rules_version=self.rules_version,
             # Packets a local pod sends reach the capture before their checksum is filled in
             # (checksum offload on veths): as Suricata's "auto", do not hold them against traffic.
             engine=replace(config.engine, verify_checksums=False),

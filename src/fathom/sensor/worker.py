@@ -138,7 +138,7 @@ class Worker:
     def _apply(self, plan: WorkerPlan) -> None:
         """Start applying ``plan``: its rules load in a thread when they changed."""
         self._pending = plan
-        if plan.rules == self.plan.rules and self._loading is None:
+        if plan.rules_version == self.plan.rules_version and self._loading is None:
             self._swap(plan)
             return
         if self._loading is None:
