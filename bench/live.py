@@ -63,6 +63,8 @@ def veth_up() -> None:
     veth_down()
     run(["ip", "link", "add", SEND_IF, "type", "veth", "peer", "name", CAPTURE_IF])
     for ifname in (SEND_IF, CAPTURE_IF):
+        # Nothing but the replayed packets: no IPv6 neighbour discovery on the pair.
+        run(["sysctl", "-qw", f"net.ipv6.conf.{ifname}.disable_ipv6=1"], check=False)
         run(["ip", "link", "set", ifname, "mtu", "9000", "up"])
         run(["ethtool", "-K", ifname, "gro", "off", "gso", "off", "tso", "off"], check=False)
 
