@@ -13,9 +13,9 @@ from fathom.apps.layer import AppLayer
 from fathom.apps.logs.ftp import MAX_LINE, MAX_PENDING, MAX_REPLY_LINES, FtpLog, active_port, passive_port
 from fathom.apps.logs.registry import PARSERS
 from fathom.capture.pcapfile import open_capture
-from fathom.config import EngineConfig
+from fathom.config import AppConfig, EngineConfig, ProfileConfig
 from fathom.engine import Engine
-from tests.traffic import ListSink
+from tests.traffic import CLIENT, SERVER, ListSink, TcpConversation, feed
 from tests.unit.test_ssh_log import CORPUS, Stream, capture_stream, every_cut, run
 
 
@@ -403,3 +403,83 @@ def test_the_engine_writes_the_captures_ftp_events() -> None:
     assert [{"ftp": e["ftp"]} for e in events] == CAPTURE_EVENTS
     assert {(e["src_port"], e["dest_port"]) for e in events} <= {(21, 50694), (50694, 21)}
     assert [e["pcap_cnt"] for e in events] == [4, 8, 12, 16, 26, 32, 35, 48, 52, 58, 61, 64, 201, 204]
+
+
+@pytest.mark.parametrize(
+    ("command", "reply", "expected"),
+    [
+        (b"PASV", b"227 Entering Passive Mode (212,27,32,66,221,243).", (56819, "ftp-data")),
+        (b"EPSV", b"229 Entering Extended Passive Mode (|||48758|).", (48758, "ftp-data")),
+        (b"PORT 192,168,0,13,234,10", b"200 PORT command successful.", (59914, "ftp-data")),
+        (b"PORT 192,168,0,13,234,10", b"500 Illegal PORT command.", None),
+        (b"RETR file", b"150 Opening BINARY mode data connection.", None),
+    ],
+)
+def test_a_data_port_the_server_took_is_announced(
+    command: bytes, reply: bytes, expected: tuple[int, str] | None
+) -> None:
+    parser = FtpLog()
+    run(parser, [(False, b"220 Ready\r\n"), (True, command + b"\r\n"), (False, reply + b"\r\n")])
+    assert parser.expected == expected
+
+
+def _events(packets: list[tuple[float, Any]], config: EngineConfig | None = None) -> list[dict[str, Any]]:
+    engine = Engine(config or EngineConfig(), [AppLayer])
+    sink = ListSink()
+    engine.add_sink(sink)
+    feed(engine, packets)
+    engine.finish()
+    return sink.events
+
+
+def _flows(packets: list[tuple[float, Any]]) -> dict[tuple[int, int], str | None]:
+    flows = [e for e in _events(packets) if e["event_type"] == "flow"]
+    return {(e["src_port"], e["dest_port"]): e.get("app_proto") for e in flows}
+
+
+def test_the_captures_data_connections_are_ftp_data() -> None:
+    engine = Engine(EngineConfig(), [AppLayer])
+    sink = ListSink()
+    engine.add_sink(sink)
+    with open_capture(str(CORPUS / "ftp.pcap")) as reader:
+        engine.run(reader)
+    engine.finish()
+    flows = {e["dest_port"]: e["app"]["protocol"] for e in sink.events if e["event_type"] == "flow"}
+    assert flows == {21: "FTP_CONTROL", 25685: "FTP_DATA", 24523: "FTP_DATA"}
+
+
+def _passive_control(ts: float = 1000.0) -> TcpConversation:
+    """A control connection whose server took passive port 30000 (117 * 256 + 48)."""
+    control = TcpConversation(sport=40000, dport=21, ts=ts).handshake()
+    control.server_sends(b"220 FTP server ready\r\n").client_sends(b"PASV\r\n")
+    return control.server_sends(b"227 Entering Passive Mode (10,0,0,2,117,48).\r\n").client_acks()
+
+
+def _connection(sport: int, ts: float, client: str = CLIENT) -> list[tuple[float, Any]]:
+    return TcpConversation(client, SERVER, sport, 30000, ts).handshake().server_sends(bytes(300)).packets
+
+
+def test_the_announced_connection_between_the_same_hosts_is_ftp_data_once() -> None:
+    packets = _passive_control().packets
+    packets += _connection(40001, 1001.0, client="10.0.0.9")  # another host: not announced to it
+    packets += _connection(40002, 1002.0) + _connection(40003, 1003.0)
+    assert _flows(packets) == {
+        (40000, 21): "ftp",
+        (40001, 30000): None,
+        (40002, 30000): "ftp-data",
+        (40003, 30000): None,
+    }
+
+
+def test_an_announcement_ends_with_its_control_connection() -> None:
+    control = _passive_control()
+    control.client_sends(b"QUIT\r\n").server_sends(b"221 Goodbye.\r\n").close()
+    # Long after the control connection closed and ended.
+    assert _flows(control.packets + _connection(40002, 5000.0))[(40002, 30000)] is None
+
+
+def test_data_connections_are_named_whatever_the_profiles_log() -> None:
+    config = EngineConfig(app=AppConfig(profiles=(ProfileConfig(name="p", applications=("dns",)),)))
+    events = _events(_passive_control().packets + _connection(40002, 1002.0), config)
+    assert [e["app_proto"] for e in events if e["event_type"] == "flow"] == ["ftp", "ftp-data"]
+    assert [e for e in events if e["event_type"] == "ftp"] == []

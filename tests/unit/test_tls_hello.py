@@ -51,9 +51,58 @@ def test_a_client_hello_and_its_fingerprints() -> None:
 
 
 def test_ja4_without_sni_or_alpn() -> None:
+    """nDPI writes ``d`` for a hello without SNI too (FoxIO's text says ``i``)."""
     hello = parse_hello(handshake_bytes(client_hello(sni=None, alpn=None)) or b"", client=True)
     assert hello is not None
-    assert ja4(hello, "q").startswith("q13i030400_")
+    assert ja4(hello, "q").startswith("q13d030400_")
+
+
+@pytest.mark.parametrize(
+    ("sni", "head"),
+    [(b"192.0.2.1", "t13i"), (b"2001:db8::1", "t13i"), (b"example.com", "t13d"), (b"1.2.3", "t13d")],
+)
+def test_ja4s_sni_character_is_i_for_an_ip_address(sni: bytes, head: str) -> None:
+    hello = parse_hello(handshake_bytes(client_hello(sni=sni)) or b"", client=True)
+    assert hello is not None and ja4(hello).startswith(head)
+
+
+@pytest.mark.parametrize(
+    ("alpn", "chars"),
+    [
+        ([b"h2", b"http/1.1"], "h2"),
+        ([b"http/1.1"], "ht"),
+        ([b"h3"], "h0"),  # nDPI's list less its last character: "h"
+        ([b"h"], "00"),
+        ([b"h", b"h2"], "h-"),
+        ([b"\x01\xffx"], "0f"),  # not printable: FoxIO's hex digits
+        ([], "00"),
+    ],
+)
+def test_ja4s_alpn_characters_are_ndpis(alpn: list[bytes], chars: str) -> None:
+    hello = parse_hello(handshake_bytes(client_hello()) or b"", client=True)
+    assert hello is not None
+    hello.alpn = alpn
+    assert ja4(hello)[8:10] == chars
+
+
+def test_ja4s_version_is_the_highest_number_offered_or_legacy() -> None:
+    """As nDPI compares them: a DTLS 1.2 hello offering DTLS 1.3 is ``d2`` (DTLS numbers go down)."""
+    hello = parse_hello(handshake_bytes(client_hello()) or b"", client=True)
+    assert hello is not None
+    hello.version, hello.versions = 0xFEFD, [0xFEFC, 0xFEFD]
+    assert ja4(hello, "d").startswith("dd2d")
+    hello.version, hello.versions = 0x0303, [0x0A0A, 0x0302]
+    assert ja4(hello).startswith("t12d")
+
+
+def test_a_dtls_client_hello_has_a_cookie_after_its_session_id() -> None:
+    message = client_hello()[5:]
+    # The body: version, random, session id (empty), then the cookie DTLS adds.
+    body = message[4:39] + b"\x04abcd" + message[39:]
+    dtls = message[:1] + len(body).to_bytes(3, "big") + body
+    hello = parse_hello(dtls, client=True, dtls=True)
+    assert hello is not None and hello.server_name == "example.com" and hello.ciphers[1] == 0x1301
+    assert parse_hello(dtls, client=True) is None
 
 
 def test_a_hello_split_over_two_records_is_read_whole() -> None:

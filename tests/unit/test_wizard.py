@@ -271,6 +271,7 @@ NDPI_TO_SNORT = {
     "WhatsApp": "whatsapp",
     "Spotify": "spotify",
     "Dropbox": "dropbox",
+    "Discord": "discord",
 }
 _NDPI_FLOW = re.compile(
     r"^\t\d+\t(TCP|UDP) (\S+):(\d+) <?-> (\S+):(\d+) (?:\[VLAN: \d+\])?\[proto: [\d.]+/([\w-]+)[.\]]"
@@ -309,17 +310,11 @@ def run_wizard(capture: Path) -> WizardLayer:
 # Flows where Snort's wizard, reading the same bytes, would not name nDPI's service, and why.
 KNOWN_DISAGREEMENTS = {
     # Two TLS flows start mid-stream with application data records (17 03 03): Snort's ssl hex
-    # wants a handshake record (16 03). The one on port 443 is named by its port at its end.
-    "whatsapp_login_chat.pcap": Counter({"ssl->None": 1}),
-    # Two clients send encrypted resets (tls-crypt in a form nDPI knows from later packets, and an
-    # obfuscated variant); the wizard names only resets whose framing it can check. At their
-    # ends the one on UDP 443 is named QUIC by its port.
-    "openvpn.pcapng": Counter({"openvpn->None": 1, "openvpn->quic": 1}),
-    # RTP over TCP (RFC 4571 framing) is not searched; Discord's voice flow, after its IP
-    # discovery datagrams, is RTP, which nDPI names by the application.
-    "rtp.pcapng": Counter({"rtp->None": 1, "None->rtp": 1}),
+    # wants a handshake record (16 03), so the wizard names them tls-data, which is TLS to
+    # application identification but gives no SSL inspector.
+    "whatsapp_login_chat.pcap": Counter({"ssl->tls-data": 2}),
     # WebRTC calls: ICE's STUN checks come first, and the wizard names the flow then; nDPI goes on
-    # to the DTLS handshake.
+    # to the DTLS handshake, and so does the app layer's DTLS log (test_dtls_log).
     "stun.pcapng": Counter({"dtls->stun": 2}),
 }
 
@@ -360,6 +355,11 @@ _ALL_HEADERS = struct.pack("<IIH", 22, 18, 2) + bytes(12)
 _DTLS_HELLO = struct.pack("!BHHIHH", 22, 0xFEFF, 0, 0, 0, 12) + bytes.fromhex("010000000000000000000000")
 _QUIC_INITIAL = bytes.fromhex("c3 00000001 08 0102030405060708 00 00 4496") + bytes(1200)
 _WG_INIT = b"\x01\x00\x00\x00" + bytes(range(144))
+# Discord's voice IP discovery (type, length 70, SSRC, address, port).
+_DISCORD_REQUEST = bytes.fromhex("00010046 001a7e73") + bytes(64) + b"\x8b\x19"
+_DISCORD_ANSWER = bytes.fromhex("00020046 001a7e73") + b"85.154.2.145".ljust(64, b"\x00") + b"\xd3\xda"
+# Application data records of TLS 1.2, picked up after the handshake.
+_TLS_DATA = bytes.fromhex("170303001c") + bytes(28) + bytes.fromhex("1703030020")
 
 NEW_CASES = [
     ("bittorrent", b"\x13BitTorrent protocol" + bytes(8) + bytes(range(40)), True, TCP),
@@ -421,6 +421,10 @@ NEW_CASES = [
     ("whatsapp", b"ED\x00\x01\x00\x00\x02\x08\x00WA\x02\x00", True, TCP),
     ("spotify", b"SpotUdp0" + bytes(range(36)), True, UDP),
     ("dropbox", b'{"host_int": 123456789, "version": [2, 0], "displayname": "", "port": 17500}', True, UDP),
+    ("discord", _DISCORD_REQUEST, True, UDP),
+    ("discord", _DISCORD_ANSWER, False, UDP),
+    ("tls-data", _TLS_DATA, True, TCP),
+    ("tls-data", _TLS_DATA, False, TCP),
 ]
 
 
@@ -508,6 +512,53 @@ def test_rtp_pairs_only_datagrams_of_one_direction() -> None:
     )
 
 
+def _rfc4571(packet: bytes) -> bytes:
+    return struct.pack("!H", len(packet)) + packet
+
+
+def test_rtp_over_tcp_needs_two_packets_of_one_stream(wizard: ServiceWizard) -> None:
+    stream = _rfc4571(_rtp(1000, 160000)) + _rfc4571(_rtp(1001, 160160))
+    state = WizardState()
+    # The first packet and a little of the second's header: not yet.
+    assert wizard.observe(state, True, stream[:180], TCP, 40000, ODD_PORT) is None
+    assert wizard.observe(state, True, stream[180:], TCP, 40000, ODD_PORT) == "rtp"
+    assert first(wizard, _rfc4571(_rtp(1000, 160000)) + _rfc4571(_rtp(1000, 160000))) is None
+    assert first(wizard, _rfc4571(_rtp(1000, 160000))[:2] + b"\x40" + bytes(200)) is None  # not version 2
+
+
+def _ovpn(opcode: int, session: bytes, size: int = 86) -> bytes:
+    return bytes([opcode << 3]) + session + bytes(range(size - 9))
+
+
+@pytest.mark.parametrize(("to_server", "reset"), [(True, 7), (True, 10), (False, 8)])
+def test_openvpn_is_a_reset_then_a_control_message_of_its_session(to_server: bool, reset: int) -> None:
+    """tls-crypt resets, whose size and contents cannot be checked, as nDPI names them."""
+    wizard = ServiceWizard()
+    for follow in (4, 5):  # P_CONTROL_V1, P_ACK_V1
+        state = WizardState()
+        assert wizard.observe(state, to_server, _ovpn(reset, b"sessionA"), UDP, 40000, 443) is None
+        assert wizard.observe(state, to_server, _ovpn(follow, b"sessionA", 102), UDP, 40000, 443) == "openvpn"
+
+
+@pytest.mark.parametrize(
+    ("to_server", "reset", "follow", "session"),
+    [
+        (True, 7, 4, b"sessionB"),  # another session
+        (False, 7, 4, b"sessionA"),  # a client's reset from the server
+        (True, 8, 4, b"sessionA"),  # and a server's from the client
+        (True, 7, 9, b"sessionA"),  # data, not control
+        (False, 8, 11, b"sessionA"),  # a QUIC short header's first byte (fixed bit set) cannot follow
+    ],
+)
+def test_openvpn_pairs_want_the_sides_reset_and_control(
+    to_server: bool, reset: int, follow: int, session: bytes
+) -> None:
+    wizard = ServiceWizard()
+    state = WizardState()
+    assert wizard.observe(state, to_server, _ovpn(reset, b"sessionA"), UDP, 40000, ODD_PORT) is None
+    assert wizard.observe(state, to_server, _ovpn(follow, session), UDP, 40000, ODD_PORT) is None
+
+
 def test_near_misses_are_not_named(wizard: ServiceWizard) -> None:
     assert first(wizard, b"<192>Oct 11 22:14:15 host", True, UDP) is None  # priority above 191
     assert first(wizard, b"<034>Oct 11 22:14:15 host", True, UDP) is None  # leading zero
@@ -519,3 +570,9 @@ def test_near_misses_are_not_named(wizard: ServiceWizard) -> None:
     assert first(wizard, bytes.fromhex("00d1 0000 0007 01 03 0001 0001"), True, TCP) is None  # cut short
     assert first(wizard, _PRELOGIN + b"\x00", True, TCP) is None  # longer than its length
     assert first(wizard, b"\x38" + bytes(range(1, 9)) + b"\x01" + bytes(4), True, UDP) is None
+    assert first(wizard, _DISCORD_REQUEST[:-1], True, UDP) is None
+    with_address = _DISCORD_REQUEST[:8] + b"\x01" + _DISCORD_REQUEST[9:]  # a request has none
+    assert first(wizard, with_address, True, UDP) is None
+    assert first(wizard, _DISCORD_ANSWER[:8] + bytes(66), False, UDP) is None  # no address
+    assert first(wizard, _TLS_DATA[:-5]) is None  # one record is too little
+    assert first(wizard, _TLS_DATA[:-4] + b"\x03\x01" + _TLS_DATA[-2:]) is None  # versions differ

@@ -19,6 +19,7 @@ def _entries() -> dict[str, AppName]:
         ("dce_http_server", "dcerpc", "DCE_RPC", "RPC"),
         ("dcerpc", "dcerpc", "DCE_RPC", "RPC"),
         ("dhcp", "dhcp", "DHCP", "Network"),
+        ("discord", "discord", "Discord", "Collaborative"),
         ("dnp3", "dnp3", "DNP3", "IoT-Scada"),
         ("dns", "dns", "DNS", "Network"),
         ("dropbox", "dropbox", "Dropbox", "Cloud"),
@@ -60,6 +61,8 @@ def _entries() -> dict[str, AppName]:
         ("ssdp", "ssdp", "SSDP", "System"),
         ("ssh", "ssh", "SSH", "RemoteAccess"),
         ("ssl", "tls", "TLS", "Web"),
+        # TLS known by its application data records (no handshake seen): no SSL inspector.
+        ("tls-data", "tls", "TLS", "Web"),
         ("stun", "stun", "STUN", "Network"),
         ("sunrpc", "sunrpc", "RPC", "RPC"),
         ("syslog", "syslog", "Syslog", "System"),

@@ -5,7 +5,9 @@ The service comes from the payload (:mod:`fathom.apps.wizard`) and is published 
 first payload confirms what its server port suggests is named at once and keeps no state here,
 and a flow that is named and that no parser still reads is released from reassembly
 (``host.release_data``). HTTP flows are parsed for their ``http`` log events either way, and
-TLS flows until both hellos are read, for their ``tls`` event (:mod:`fathom.apps.tls_log`).
+TLS flows until both hellos are read, for their ``tls`` event (:mod:`fathom.apps.tls_log`). A
+protocol log parser may find that a flow speaks another service than the one it was named: DTLS
+on a STUN flow (:mod:`fathom.apps.logs.dtls`) renames the flow.
 
 With rules, they see a TCP flow as Snort 3 shows it to them:
 
@@ -78,6 +80,12 @@ PduHandler = Callable[[Flow, bool, str, Buffers], None]
 
 # Stream bytes kept per direction while waiting for an acknowledgement, or for the wizard.
 MAX_UNFLUSHED = 4 * MAX_PDU
+# Connections announced by protocol logs (FTP's data connections) and not yet seen; past this many
+# the oldest is forgotten.
+MAX_EXPECTED = 1024
+
+# An announced connection: the two hosts and its server port.
+_Expected = tuple[frozenset[bytes], int]
 
 # A completed HTTP section waiting for its acknowledgement: direction, stream offset after its
 # last byte, the section and its buffers.
@@ -162,6 +170,8 @@ class AppLayer(Layer):
         self.log_counters: Counter[str] = Counter()
         self.applications = Applications.load(host.config.app.domains, note=note)
         self.wizard = ServiceWizard()
+        # Connections protocol logs announced: the service, and the flow that announced it.
+        self.expected: dict[_Expected, tuple[str, Flow]] = {}
         # Who inspects the flows' PDUs; with nobody, none are cut and no stream bytes are kept.
         self.on_pdu: PduHandler | None = None
         self.stats = AppStats()
@@ -292,10 +302,13 @@ class AppLayer(Layer):
         return False
 
     def _start_log(self, flow: Flow, service: str, proto: int) -> LogParser | None:
-        """The flow's protocol log parser, when its service has one that the policy writes."""
+        """The flow's protocol log parser, when its service has one that the policy writes or
+        that names flows."""
         parser_class = PARSERS.get(service)
         app = flow.app
-        if parser_class is None or app is None or not self.policy.logs(flow, app.app_proto):
+        if parser_class is None or app is None:
+            return None
+        if not (parser_class.identifies or self.policy.logs(flow, app.app_proto)):
             return None
         parser = parser_class()
         parser.stream = proto == PROTO_TCP
@@ -322,10 +335,20 @@ class AppLayer(Layer):
         self, flow: Flow, parser: LogParser, to_server: bool, bodies: list[LogBody], ended: bool = False
     ) -> None:
         """Write what a log parser returned, from the current packet (the flow's last one when it
-        ended), and count why it stopped, once."""
+        ended), and count why it stopped, once. The policy chose the other parsers' flows; a
+        parser that names flows reads them all, and its events follow the flow's protocol now
+        (DTLS's, once found on a STUN flow)."""
+        if parser.service is not None:
+            self._rename(flow, parser.service)
+            parser.service = None
+        if parser.expected is not None:
+            self._expect(flow, *parser.expected)
+            parser.expected = None
         if parser.server_name is not None:
             self._name_application(flow, parser.server_name)
-        if bodies:
+        app = flow.app
+        writes = not parser.identifies or (app is not None and self.policy.logs(flow, app.app_proto))
+        if bodies and writes:
             pkt = self.host.current_packet
             ts, pcap_cnt = (flow.last, flow.last_pcap_cnt) if ended else (pkt.ts, pkt.pcap_cnt)
             direction = to_server or parser.client_side
@@ -344,6 +367,30 @@ class AppLayer(Layer):
             bodies = parser.end()
             parser.done = True
             self._write_logs(flow, parser, True, bodies, ended=True)
+
+    def _expect(self, flow: Flow, port: int, service: str) -> None:
+        """``flow``'s messages announced a connection between its two hosts to ``port``."""
+        if len(self.expected) >= MAX_EXPECTED:
+            del self.expected[next(iter(self.expected))]
+        self.expected[(frozenset((flow.src, flow.dst)), port)] = (service, flow)
+
+    def _announced(self, flow: Flow) -> str | None:
+        """The service of a new TCP flow that a protocol log announced, once, while the flow that
+        announced it is still open (FTP's control connection outlives its data connections)."""
+        if not self.expected or flow.proto != PROTO_TCP:
+            return None
+        found = self.expected.pop((frozenset((flow.src, flow.dst)), flow.dport), None)
+        return None if found is None or found[1].key is None else found[0]
+
+    @staticmethod
+    def _rename(flow: Flow, service: str) -> None:
+        """The flow's messages showed ``service`` after it was named another: its protocol is
+        that one; its application and category stay, as nDPI keeps those of a STUN flow it finds
+        DTLS on."""
+        app, renamed = flow.app, app_name(service)
+        if app is not None:
+            renamed = renamed._replace(application=app.application, category=app.category)
+        flow.app = renamed
 
     def _name_application(self, flow: Flow, host: str) -> None:
         """Name the application behind the flow's protocol from a host name (SNI, Host), once."""
@@ -368,7 +415,9 @@ class AppLayer(Layer):
         needs no state here (rules need the state: it decides what their services are)."""
         if self.on_pdu is not None:
             return False
-        service = self.wizard.first_look(to_server, data, proto, flow.sport, flow.dport)
+        service = self._announced(flow) or self.wizard.first_look(
+            to_server, data, proto, flow.sport, flow.dport
+        )
         if service is None:
             return False
         self._publish(flow, service)
@@ -452,7 +501,9 @@ class AppLayer(Layer):
         side, other = (wizard.client, wizard.server) if to_server else (wizard.server, wizard.client)
         # What the wizard holds of each direction before these bytes: the log parser starts there.
         held = (side.buf, len(side.buf), side.seen, other.buf, other.seen)
-        service = self.wizard.observe(wizard, to_server, data, proto, flow.sport, flow.dport)
+        service = self._announced(flow) or self.wizard.observe(
+            wizard, to_server, data, proto, flow.sport, flow.dport
+        )
         if service is None:
             if wizard.client.done and wizard.server.done and state.cutter is None:
                 state.streams = None

@@ -285,8 +285,9 @@ def _skip_close(payload: bytes, off: int, transport: bool) -> int | None:
 
 
 class CryptoStream:
-    """One direction's CRYPTO stream of Initial packets, put together by offset whatever the
-    order the frames came in, up to :data:`MAX_CRYPTO` bytes."""
+    """One direction's handshake bytes, put together by offset whatever the order they came in,
+    up to :data:`MAX_CRYPTO` bytes: the CRYPTO stream of Initial packets, or a DTLS hello's
+    fragments (:mod:`fathom.apps.dtls`)."""
 
     __slots__ = ("data", "ranges")
 

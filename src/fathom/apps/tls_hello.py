@@ -1,9 +1,16 @@
 """TLS ClientHello and ServerHello, from the first bytes of a stream (sans-IO), and the
-fingerprints made of them: JA3 and JA3S (Salesforce), JA4 (FoxIO).
+fingerprints made of them: JA3 and JA3S (Salesforce), JA4 (FoxIO), as nDPI computes them.
 
 The hello may span several handshake records; the records' payloads are joined up to a bound
-before the message is read. GREASE values (RFC 8701) are left out of every fingerprint, as the
-specifications say. Nothing here raises on bad input: a hello that does not parse is None.
+before the message is read. A DTLS hello (:mod:`fathom.apps.dtls` puts it together from its
+fragments) is read by the same code: its ClientHello has a cookie after the session id. GREASE
+values (RFC 8701) are left out of the fingerprints, as the specifications say. Nothing here raises
+on bad input: a hello that does not parse is None.
+
+Where JA4 follows nDPI rather than FoxIO's text (fingerprints are compared with nDPI's): the
+SNI character is ``i`` only for a server name that is an IP address (a hello without one is
+``d``); the ALPN characters are the first two of the offered list as nDPI holds it; the
+signature algorithms are hashed with their GREASE values.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 
 # Bytes of a direction held while its hello is incomplete; a longer hello is not read. Real ones
 # are under 2 KiB (post-quantum key shares included), and this is held per TLS flow.
@@ -61,9 +69,10 @@ def handshake_bytes(stream: bytes) -> bytes | None:
     return bytes(out) if off else None
 
 
-def parse_hello(handshake: bytes, client: bool) -> Hello | None:
-    """The ClientHello (``client``) or ServerHello at the start of ``handshake``; None when the
-    message is another, cut short or malformed."""
+def parse_hello(handshake: bytes, client: bool, dtls: bool = False) -> Hello | None:
+    """The ClientHello (``client``) or ServerHello at the start of ``handshake``, in TLS's framing
+    (``dtls``: a DTLS hello's body, whose ClientHello has a cookie); None when the message is
+    another, cut short or malformed."""
     if len(handshake) < 4 or handshake[0] != (_CLIENT_HELLO if client else _SERVER_HELLO):
         return None
     end = 4 + int.from_bytes(handshake[1:4], "big")
@@ -74,6 +83,8 @@ def parse_hello(handshake: bytes, client: bool) -> Hello | None:
         hello = Hello(reader.u16())
         reader.skip(32)  # random
         reader.skip(reader.u8())  # session id
+        if client and dtls:
+            reader.skip(reader.u8())  # cookie (RFC 6347 4.2.1)
         if client:
             hello.ciphers = reader.u16_list(reader.u16())
             reader.skip(reader.u8())  # compression methods
@@ -177,29 +188,42 @@ def _hash12(values: list[str]) -> str:
 
 
 def _alpn_chars(alpn: list[bytes]) -> str:
-    """The first ALPN value's first two characters, as nDPI writes them (``ht`` for http/1.1;
-    FoxIO's text says first and last, ``h1``): JA4s are compared with nDPI's."""
-    if not alpn or len(alpn[0]) < 2:
-        return "00"
-    first, second = alpn[0][0], alpn[0][1]
-    if first < 128 and second < 128 and chr(first).isalnum() and chr(second).isalnum():
-        return chr(first) + chr(second)
-    return f"{first:02x}"[0] + f"{second:02x}"[-1]
+    """JA4's two ALPN characters as nDPI writes them: the first two of the offered names joined
+    with ``-``, less the list's last character (``ht`` for http/1.1, ``h0`` for h3 alone; FoxIO's
+    text says the first value's first and last, ``h1`` and ``h3``). A byte that is not printable
+    is written as FoxIO writes it, by a hex digit."""
+    offered = b"-".join(alpn)[:-1]
+    return "".join(_alpn_char(offered[i]) if i < len(offered) else "0" for i in (0, 1))
+
+
+def _alpn_char(value: int) -> str:
+    return chr(value) if 0x21 <= value < 0x7F else f"{value:02x}"[0]
+
+
+def _sni_char(server_name: str | None) -> str:
+    """``i`` for a server name that is an IP address, else ``d``, with or without a name: nDPI's
+    rule (FoxIO's text has ``i`` for no SNI as well)."""
+    try:
+        ip_address(server_name or "")
+    except ValueError:
+        return "d"
+    return "i"
 
 
 def ja4(hello: Hello, transport: str = "t") -> str:
     """A ClientHello's JA4: ``transport`` is ``t`` (TCP), ``q`` (QUIC) or ``d`` (DTLS)."""
-    versions = [v for v in hello.versions if not is_grease(v)]
-    version = _JA4_VERSIONS.get(max(versions) if versions else hello.version, "00")
+    # The highest of the legacy version and those offered, by number as nDPI takes it: for DTLS,
+    # whose numbers go down, that is the legacy version.
+    version = _JA4_VERSIONS.get(max([hello.version, *(v for v in hello.versions if not is_grease(v))]), "00")
     ciphers = [c for c in hello.ciphers if not is_grease(c)]
     extensions = [e for e in hello.extensions if not is_grease(e)]
     head = (
-        f"{transport}{version}{'d' if hello.server_name else 'i'}"
+        f"{transport}{version}{_sni_char(hello.server_name)}"
         f"{min(len(ciphers), 99):02d}{min(len(extensions), 99):02d}{_alpn_chars(hello.alpn)}"
     )
     sorted_ciphers = sorted(f"{c:04x}" for c in ciphers)
     sorted_extensions = sorted(f"{e:04x}" for e in extensions if e not in (_SNI, _ALPN))
-    signatures = [f"{s:04x}" for s in hello.signatures if not is_grease(s)]
+    signatures = [f"{s:04x}" for s in hello.signatures]
     extension_text = ",".join(sorted_extensions)
     if signatures:
         extension_text += "_" + ",".join(signatures)

@@ -4,7 +4,8 @@ certificate's subject, issuer, alternative names, serial, fingerprint and validi
 JA3, JA3S and JA4.
 
 :class:`TlsHellos` reads the two hellos from each direction's first bytes, bounded by
-``tls_hello.MAX_HELLO``, and the certificate after the ServerHello (:mod:`fathom.apps.tls_cert`)."""
+``tls_hello.MAX_HELLO``, and the certificate after the ServerHello (:mod:`fathom.apps.tls_cert`).
+The fields the hellos give are also those of a DTLS handshake's event (:mod:`fathom.apps.logs.dtls`)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from fathom.flow.flow import Flow
 
 _HANDSHAKE = 22
 _TLS13 = 0x0304
-# Suricata's names of the protocol versions.
+# Suricata's names of the protocol versions; DTLS's (which Suricata does not log) as nDPI writes them.
 _VERSION_NAMES = {
     0x0002: "SSLv2", 0x0300: "SSLv3", 0x0301: "TLSv1", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2",
-    0x0304: "TLS 1.3",
+    0x0304: "TLS 1.3", 0xFEFF: "DTLSv1.0", 0xFEFD: "DTLSv1.2", 0xFEFC: "DTLSv1.3",
 }  # fmt: skip
 
 
@@ -140,23 +141,38 @@ class TlsLogEvent(FlowScopedEvent):
                 tls["subjectaltname"] = list(certificate.subjectaltname)
             tls["serial"] = certificate.serial
             tls["fingerprint"] = certificate.fingerprint
-        if client is not None and client.server_name:
-            tls["sni"] = client.server_name
-        hello = server or client
-        if hello is not None:
-            chosen = _chosen_version(server) if server is not None else hello.version
-            tls["version"] = _VERSION_NAMES.get(chosen, "UNDETERMINED")
+        tls.update(hello_fields(client, server))
         if certificate is not None:
             if certificate.notbefore is not None:
                 tls["notbefore"] = certificate.notbefore
             if certificate.notafter is not None:
                 tls["notafter"] = certificate.notafter
-        if client is not None:
-            text, digest = ja3(client)
-            tls["ja3"] = {"hash": digest, "string": text}
-        if server is not None:
-            text, digest = ja3s(server)
-            tls["ja3s"] = {"hash": digest, "string": text}
-        if client is not None:
-            tls["ja4"] = ja4(client)
+        tls.update(fingerprints(client, server, "t"))
         return {"tls": tls}
+
+
+def hello_fields(client: Hello | None, server: Hello | None) -> dict[str, Any]:
+    """The ``sni`` and ``version`` of a tls event: the version the server chose, else the one
+    the client asked for."""
+    fields: dict[str, Any] = {}
+    if client is not None and client.server_name:
+        fields["sni"] = client.server_name
+    hello = server or client
+    if hello is not None:
+        chosen = _chosen_version(server) if server is not None else hello.version
+        fields["version"] = _VERSION_NAMES.get(chosen, "UNDETERMINED")
+    return fields
+
+
+def fingerprints(client: Hello | None, server: Hello | None, transport: str) -> dict[str, Any]:
+    """The ``ja3``, ``ja3s`` and ``ja4`` of a tls event; ``transport`` is JA4's (``t``, ``d``)."""
+    fields: dict[str, Any] = {}
+    if client is not None:
+        text, digest = ja3(client)
+        fields["ja3"] = {"hash": digest, "string": text}
+    if server is not None:
+        text, digest = ja3s(server)
+        fields["ja3s"] = {"hash": digest, "string": text}
+    if client is not None:
+        fields["ja4"] = ja4(client, transport)
+    return fields

@@ -16,12 +16,14 @@ Three kinds of magic, as in Snort's ``default_wizard``, each anchored at the sta
   only on a port (mDNS is DNS on 5353);
 - pairs (not in Snort): detectors for UDP framings that one datagram cannot prove, judging each
   datagram with the start of the one before it in the same direction (RTP: one SSRC, sequence
-  numbers that go up).
+  numbers that go up; OpenVPN: a hard reset, then a control message of its session).
 
 Beyond the services Snort's rules gate on (``SNORT_SERVICES``), the wizard names others that nDPI
-names, for application identification: BitTorrent, syslog, STUN, RTP, OpenVPN, WireGuard, MQTT,
-DTLS, QUIC, mDNS, TDS, Redis, the ICS protocols DNP3 and Modbus, WhatsApp's chat protocol, and
-Spotify's and Dropbox's LAN discovery.
+names, for application identification: BitTorrent, syslog, STUN, RTP (over TCP too), OpenVPN,
+WireGuard, MQTT, DTLS, QUIC, mDNS, TDS, Redis, the ICS protocols DNP3 and Modbus, WhatsApp's chat
+protocol, Discord's voice, Spotify's and Dropbox's LAN discovery, and TLS picked up after its
+handshake (``tls-data``: application data records, which Snort's ssl hex does not take, so no
+SSL inspector has such a flow).
 
 Client and server magic differ (an FTP banner only comes from the server). TCP bytes of one
 direction accumulate up to ``max_depth``; each UDP datagram is judged on its own, as Snort does.
@@ -33,8 +35,8 @@ the flow at once (``first_look``). Ports alone name a service only at the end of
 payload never decided (no payload, half a conversation, or bytes no magic follows), as nDPI
 guesses by port. Every service of ``PORT_HINTS`` may come from its port this way; ``wins`` (WINS
 replication, TCP 42) comes from its port only, having no magic here.
-FTP data connections (``ftp-data``) are not covered: they are named by the control channel's
-PORT/PASV/EPSV exchange, not by their own bytes.
+FTP data connections (``ftp-data``) are not covered: the app layer names them from the control
+channel's PORT/EPRT/PASV/EPSV exchange (:mod:`fathom.apps.logs.ftp`), not by their own bytes.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
+
+from fathom.apps import dtls
 
 TCP = 6
 UDP = 17
@@ -102,6 +106,8 @@ class Pair:
 
     service: str
     test: PairTest
+    to_server: bool = True
+    to_client: bool = True
 
 
 # --- Snort 3's default_wizard (lua/snort_defaults.lua) ---------------------------------------
@@ -230,6 +236,11 @@ SIGNATURES = (
     # WhatsApp's chat protocol: its "WA" header with a protocol version, or the Noise handshake's
     # "ED" prologue, then the first frame's length.
     Signature("whatsapp", rb"WA[\x01\x02][\x00-\x09]\x00|ED\x00\x01\x00", 5, TCP_ONLY, to_client=False),
+    # Discord's voice IP discovery: a request (type 1, length 70, SSRC, an empty address, a port)
+    # and its answer with the client's address as text.
+    Signature("discord", rb"\x00\x01\x00\x46.{4}\x00{64}..\Z", 74, UDP_ONLY, to_client=False),
+    Signature("discord", rb"\x00\x02\x00\x46.{4}(?=[0-9A-Fa-f.:]{2,63}\x00)[0-9A-Fa-f.:\x00]{64}..\Z", 74,
+              UDP_ONLY, to_server=False),
     # Spotify's and Dropbox's LAN discovery broadcasts.
     Signature("spotify", rb"SpotUdp[0-9]", 8, UDP_ONLY),
     Signature("dropbox", rb'\{"host_int": [0-9]+, "version": \[', 30, UDP_ONLY),
@@ -407,8 +418,11 @@ _OVPN_HMACS = (0, 20, 32)  # no tls-auth, tls-auth with SHA-1, with SHA-256
 _OVPN_REPLAY = b"\x00\x00\x00\x01"  # tls-auth's packet id of a session's first packet
 _NO_ACK = b"\x00\x00\x00\x00\x00"  # an empty acknowledgement array, then message id 0
 _ONE_ACK = b"\x01\x00\x00\x00\x00"  # an array acknowledging message 0
-_OVPN_RESETS = _OVPN_CLIENT_RESET | {_OVPN_SERVER_RESET}
+_OVPN_SERVER_RESETS = frozenset({_OVPN_SERVER_RESET})
+_OVPN_RESETS = _OVPN_CLIENT_RESET | _OVPN_SERVER_RESETS
 _OVPN_MAX_RESET = 66  # the server's, with a SHA-256 HMAC
+_OVPN_MIN = 14  # opcode, session id, an empty acknowledgement array and a message id
+_OVPN_CONTROL = frozenset({4 << 3, 5 << 3})  # P_CONTROL_V1, P_ACK_V1
 
 
 _OVPN_CRYPT_CLIENT = 54  # tls-crypt: replay id and time, a SHA-256 tag, then the encrypted rest
@@ -441,6 +455,28 @@ def openvpn_reset(pkt: Bytes) -> bool:
             if len(pkt) == acks + 17 and pkt[acks : acks + 5] == _ONE_ACK and pkt[-4:] == _NO_ACK[1:]:
                 return _ovpn_hmac_ok(pkt, hmac)
     return False
+
+
+def _openvpn_session(resets: frozenset[int], prev: bytes, msg: Bytes) -> bool:
+    """A hard reset of one side, then a control message or acknowledgement under the same session
+    id, both of key id 0: how nDPI tells OpenVPN whose resets it cannot check (tls-crypt,
+    obfuscated variants). The control opcodes lack the fixed bit of QUIC's short headers, whose
+    connection id would repeat the same way."""
+    return (
+        len(msg) >= _OVPN_MIN
+        and len(prev) >= 9
+        and prev[0] in resets
+        and msg[0] in _OVPN_CONTROL
+        and prev[1:9] == msg[1:9]
+    )
+
+
+def openvpn_client_pair(prev: bytes, msg: Bytes) -> bool:
+    return _openvpn_session(_OVPN_CLIENT_RESET, prev, msg)
+
+
+def openvpn_server_pair(prev: bytes, msg: Bytes) -> bool:
+    return _openvpn_session(_OVPN_SERVER_RESETS, prev, msg)
 
 
 def openvpn_udp(msg: Bytes) -> bool | None:
@@ -476,28 +512,13 @@ def wireguard(msg: Bytes) -> bool | None:
     return _WG_SIZES.get(kind) == len(msg)
 
 
-_DTLS_RECORD = struct.Struct("!BHHIHH")  # type, version, epoch, sequence (48 bits), length
-_DTLS_TYPES = frozenset({20, 21, 22, 23})
-_DTLS_VERSIONS = frozenset({0xFEFF, 0xFEFD, 0xFEFC})
-_DTLS_MAX_RECORDS = 16
-
-
 def dtls_records(msg: Bytes) -> bool | None:
     """DTLS records filling the datagram exactly, each of a TLS content type and DTLS version,
     the first one a handshake, alert or change cipher spec."""
-    if len(msg) < _DTLS_RECORD.size:
-        return None if not msg or msg[0] in _DTLS_TYPES else False
-    off = 0
-    for _ in range(_DTLS_MAX_RECORDS):
-        if off == len(msg):
-            return True
-        if off + _DTLS_RECORD.size > len(msg):
-            return False
-        kind, version, _, _, _, size = _DTLS_RECORD.unpack_from(msg, off)
-        if kind not in _DTLS_TYPES or version not in _DTLS_VERSIONS or (off == 0 and kind == 23):
-            return False
-        off += _DTLS_RECORD.size + size
-    return False
+    if len(msg) < dtls.RECORD.size:
+        return None if not msg or msg[0] in dtls.CONTENT_TYPES else False
+    found = dtls.records(msg)
+    return found is not None and found[0].kind != dtls.APPLICATION_DATA
 
 
 _QUIC_V1 = 0x00000001
@@ -727,6 +748,43 @@ def rtp_pair(prev: bytes, msg: Bytes) -> bool:
     )
 
 
+def rtp_over_tcp(data: Bytes) -> bool | None:
+    """RTP behind RFC 4571's two-byte length: the stream's first two packets are of one RTP
+    stream, as ``rtp_pair`` judges two datagrams."""
+    if len(data) < 4:
+        return None
+    size = int.from_bytes(data[:2], "big")
+    if size < PAIR_PREFIX or data[2] & 0xC0 != 0x80 or data[3] & 0x7F not in _RTP_TYPES:
+        return False
+    second = 2 + size
+    if len(data) < second + 2 + PAIR_PREFIX:
+        return None
+    length = int.from_bytes(data[second : second + 2], "big")
+    return rtp_pair(bytes(data[2 : 2 + PAIR_PREFIX]), data[second + 2 : second + 2 + length])
+
+
+_TLS_RECORD = struct.Struct("!BHH")  # content type, version, length
+_TLS_APPLICATION_DATA = 23
+_TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
+_TLS_VERSIONS = frozenset({0x0300, 0x0301, 0x0302, 0x0303})  # TLS 1.3 records say 1.2
+_TLS_MAX_RECORD = 16384 + 2048  # a ciphertext's bound (RFC 5246 §6.2.3)
+
+
+def tls_data(data: Bytes) -> bool | None:
+    """TLS picked up after its handshake: an application data record, then the header of the next
+    record, of the same version and within TLS's bounds (one record alone is too little)."""
+    if len(data) < _TLS_RECORD.size:
+        return None if not data or data[0] == _TLS_APPLICATION_DATA else False
+    kind, version, size = _TLS_RECORD.unpack_from(data)
+    if kind != _TLS_APPLICATION_DATA or version not in _TLS_VERSIONS or size > _TLS_MAX_RECORD:
+        return False
+    after = _TLS_RECORD.size + size
+    if len(data) < after + _TLS_RECORD.size:
+        return None
+    kind, next_version, size = _TLS_RECORD.unpack_from(data, after)
+    return kind in _TLS_CONTENT_TYPES and next_version == version and size <= _TLS_MAX_RECORD
+
+
 CURSES = (
     # mDNS is DNS on port 5353: named so before the DNS curse sees it.
     Curse("mdns", dns_message, UDP_ONLY, ports=frozenset({5353})),
@@ -741,6 +799,8 @@ CURSES = (
     Curse("openvpn", openvpn_udp, UDP_ONLY),
     Curse("openvpn", openvpn_tcp, TCP_ONLY),
     Curse("wireguard", wireguard, UDP_ONLY),
+    Curse("rtp", rtp_over_tcp, TCP_ONLY),
+    Curse("tls-data", tls_data, TCP_ONLY),
     Curse("dtls", dtls_records, UDP_ONLY),
     # Either side, in case the flow's first packet came from the server; the looser tests of
     # servers' packets only to the client.
@@ -752,7 +812,11 @@ CURSES = (
     Curse("modbus", modbus_tcp, TCP_ONLY),
 )
 
-PAIRS = (Pair("rtp", rtp_pair),)
+PAIRS = (
+    Pair("rtp", rtp_pair),
+    Pair("openvpn", openvpn_client_pair, to_client=False),
+    Pair("openvpn", openvpn_server_pair, to_server=False),
+)
 
 # Services an IP protocol number names by itself.
 PROTOCOL_NAMES = {1: "icmp", 58: "icmpv6"}
@@ -868,7 +932,11 @@ class Book:
             for c in CURSES
             if transport in c.transports and (c.to_server if to_server else c.to_client)
         )
-        self.pairs = tuple((p.service, p.test) for p in PAIRS) if transport == UDP else ()
+        self.pairs = tuple(
+            (p.service, p.test)
+            for p in PAIRS
+            if transport == UDP and (p.to_server if to_server else p.to_client)
+        )
         # Each service's own magic, anchored: to confirm the service a port suggests in one test.
         own: dict[str, list[bytes]] = {}
         for svc, c in hex_items:

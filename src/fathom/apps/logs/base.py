@@ -37,13 +37,16 @@ class LogParser:
     """One flow's parser for one protocol's log. Subclasses set ``event_type`` and implement
     :meth:`feed`; ``done`` means it needs no more bytes of the flow."""
 
-    __slots__ = ("done", "failure", "server_name", "stream", "written")
+    __slots__ = ("done", "expected", "failure", "server_name", "service", "stream", "written")
     event_type: ClassVar[str]
     # Events of transactions written from the client, as Suricata writes them for ssh, ftp and
     # smtp (False: from the side whose bytes completed the event, as for dns).
     client_side: ClassVar[bool] = False
     # Events numbered with a ``tx_id`` in the order they are written, as Suricata's ftp and smtp.
     numbered: ClassVar[bool] = False
+    # Whether what the parser reads names flows (``service``, ``expected``): it then reads the
+    # flows whose log the policy does not write too, and only its events are left out.
+    identifies: ClassVar[bool] = False
     # The event class of this parser's events, made for each subclass that names an event type.
     log_event: ClassVar[type[ProtocolLogEvent]]
 
@@ -62,6 +65,12 @@ class LogParser:
         self.stream = False
         # The host name the messages name (SNI, Host), once read: it may name the application.
         self.server_name: str | None = None
+        # The service the messages showed, when the flow was named another (DTLS on a STUN flow,
+        # RFC 7983): the app layer renames the flow, once.
+        self.service: str | None = None
+        # A connection the messages announced, as its server port and service (FTP's data
+        # connections): the app layer names the next TCP flow between the same hosts to that port.
+        self.expected: tuple[int, str] | None = None
         # Events written so far.
         self.written = 0
 

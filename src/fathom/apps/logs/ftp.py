@@ -5,7 +5,9 @@ The protocol is RFC 959's control connection: one command per line (section 5.3)
 one line ``ddd text`` or of several, ``ddd-text`` to ``ddd text`` (section 4.2); a ``1yz`` reply is
 preliminary, and the command's transaction waits for the next one (as RETR waits for 226). The
 dynamic port comes from PORT (RFC 959) or EPRT (RFC 2428) as the server answers them, and from the
-227 and 229 replies to PASV and EPSV. A reply with no command waiting (the 220 greeting) is a
+227 and 229 replies to PASV and EPSV; once the server took it (a ``2yz`` reply), the parser
+announces the data connection to it (``expected``), which the app layer names ``ftp-data``, as
+Suricata's expectations do. A reply with no command waiting (the 220 greeting) is a
 transaction of its own, with no ``command``. A command Suricata does not know (FEAT, AUTH) is not
 logged, as there, but it waits for its reply all the same, so that each reply meets its own
 command. After AUTH's 234 the connection is TLS: the work ends.
@@ -199,6 +201,8 @@ class FtpLog(LogParser):
     event_type = "ftp"
     client_side = True
     numbered = True
+    # It announces the data connections.
+    identifies = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -312,6 +316,9 @@ class FtpLog(LogParser):
 
     def _complete(self, tx: _Transaction, line: bytes) -> list[LogBody]:
         tx.replied = True
+        if tx.dynamic_port and line.startswith(b"2"):
+            # The server took the port (RFC 959 §4.2, a 2yz reply): the data connection comes to it.
+            self.expected = (tx.dynamic_port, "ftp-data")
         if self._pending and self._pending[0] is tx:
             self._pending.popleft()
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fathom.apps.logs.base import LogParser
 from fathom.apps.logs.dhcp import DhcpLog
 from fathom.apps.logs.dns import DnsLog, MdnsLog
+from fathom.apps.logs.dtls import DtlsLog
 from fathom.apps.logs.ftp import FtpLog
 from fathom.apps.logs.quic import QuicLog
 from fathom.apps.logs.sip import SipLog
@@ -17,6 +18,7 @@ from fathom.apps.logs.ssh import SshLog
 PARSERS: dict[str, type[LogParser]] = {
     "dhcp": DhcpLog,
     "dns": DnsLog,
+    "dtls": DtlsLog,
     "ftp": FtpLog,
     "mdns": MdnsLog,
     "netbios-ssn": SmbLog,
@@ -25,4 +27,6 @@ PARSERS: dict[str, type[LogParser]] = {
     "smb": SmbLog,
     "smtp": SmtpLog,
     "ssh": SshLog,
+    # STUN flows for the DTLS they may carry (ICE, RFC 7983); STUN itself has no log.
+    "stun": DtlsLog,
 }
