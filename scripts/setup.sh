@@ -32,6 +32,9 @@ fi
 extras=""
 if [ "${1:-}" = "--dev" ]; then
     extras="[dev]"
+    # The UI tests drive Debian's Chromium through Playwright (no browser download); the manager's
+    # tests and its ingestion benchmark start a throwaway PostgreSQL server from Debian's binaries.
+    apt_install chromium postgresql
     # Real traffic for the end-to-end tests and the benchmark: namespaces, capture, clients, peers.
     bash bench/setup.sh
 fi

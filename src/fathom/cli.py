@@ -93,6 +93,21 @@ def _detection(
     return [detection(index, events)], AlertSummary(len(ruleset.rules), cached, time.perf_counter() - started)
 
 
+def _manager_token(args: argparse.Namespace) -> str | None:
+    """The token ``--manager`` and ``--token-file`` give (checked before any work starts), or
+    None. Raises ValueError with one line."""
+    if not args.manager:
+        if args.token_file:
+            raise ValueError("--token-file: only with --manager")
+        return None
+    from fathom.manager.delivery import DeliveryError, check_manager
+
+    try:
+        return check_manager(args.manager, args.token_file)
+    except DeliveryError as exc:
+        raise ValueError(str(exc)) from None
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
@@ -109,6 +124,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         clash = _overwrites_input(args.eve, inputs)
         if clash is not None:
             return _error(f"{args.eve}: is the input {clash}; refusing to write events over it")
+    try:
+        token = _manager_token(args)
+    except ValueError as exc:
+        return _error(str(exc))
     try:
         source = open_capture(args.capture)
     except CaptureError as exc:
@@ -138,6 +157,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 exporter.close()
             return _error(f"{args.eve}: {exc.strerror}")
         engine.add_sink(writer)
+    manager = None
+    if args.manager:
+        from fathom.manager.delivery import DeliveryError, ManagerSink
+
+        try:
+            manager = ManagerSink(args.manager, token)
+        except DeliveryError as exc:
+            source.close()
+            if exporter is not None:
+                exporter.close()
+            if writer is not None:
+                writer.close()
+            return _error(str(exc))
+        engine.add_sink(manager)
     started = time.perf_counter()
     interrupted = False
     try:
@@ -157,6 +190,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             writer.close()
         if exporter is not None:
             exporter.close()
+        if manager is not None:
+            manager.close()
     seconds = time.perf_counter() - started
     if not args.quiet:
         from fathom.report import print_summary
@@ -170,6 +205,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if exporter is not None and exporter.send_errors:
         lost = exporter.send_errors
         status = _error(f"--ipfix {args.ipfix}: {lost:,} of {exporter.messages:,} messages could not be sent")
+    if manager is not None and manager.lost:
+        status = _error(manager.report())
+    elif manager is not None and manager.pending:
+        note(manager.report())
     if interrupted:
         _error(f"interrupted after {engine.packets:,} packets")
         return INTERRUPTED
@@ -214,6 +253,10 @@ def cmd_sensor(args: argparse.Namespace) -> int:
     if args.workers < 1:
         return _error("--workers: at least 1")
     try:
+        token = _manager_token(args)
+    except ValueError as exc:
+        return _error(str(exc))
+    try:
         metrics = _listen_address(args.metrics)
     except ValueError as exc:
         return _error(f"--metrics {exc}")
@@ -225,6 +268,8 @@ def cmd_sensor(args: argparse.Namespace) -> int:
         workers=args.workers,
         metrics=metrics,
         use_rule_cache=not args.no_rule_cache,
+        manager=args.manager,
+        token=token,
     )
     return Supervisor(settings).run()
 
@@ -250,6 +295,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _error(str(exc))
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from fathom.manager.serve import ServeError, ServeSettings, serve
+
+    settings = ServeSettings(args.listen, args.db, args.tokens, tuple(args.rules or ()), args.retention)
+    try:
+        return serve(settings)
+    except ServeError as exc:
+        return _error(f"serve: {exc}")
+
+
+def _add_manager_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--manager",
+        metavar="URL",
+        help=f"deliver {what} to the Fathom manager at URL (at least once: spooled while it is away)",
+    )
+    parser.add_argument(
+        "--token-file", metavar="FILE", help="token for --manager: the first line of FILE, else $FATHOM_TOKEN"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fathom", description="Deep packet inspection for Kubernetes and Linux"
@@ -263,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument(
         "--ipfix", metavar="HOST:PORT", help="send each flow as an IPFIX record to this UDP collector"
     )
+    _add_manager_arguments(analyze, "the events")
     analyze.add_argument("--config", metavar="FILE", help="YAML configuration")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no terminal summary")
     analyze.add_argument(
@@ -300,9 +367,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--metrics", default="0.0.0.0:8080", metavar="HOST:PORT", help="Prometheus /metrics address, or off"
     )
     sensor.add_argument("--no-rule-cache", action="store_true", help="compile the rules afresh")
+    _add_manager_arguments(sensor, "events and status")
     sensor.set_defaults(func=cmd_sensor)
     demo = sub.add_parser("demo", help="run the Calico DPI lab here (root): pods, a sensor, alerts")
     demo.set_defaults(func=cmd_demo)
+    serve = sub.add_parser("serve", help="run the manager: alert store, API and web UI")
+    serve.add_argument(
+        "--listen", default="127.0.0.1:8765", metavar="HOST:PORT", help="default 127.0.0.1:8765"
+    )
+    serve.add_argument(
+        "--db",
+        metavar="URL",
+        help="sqlite:///PATH or postgresql://... (default: manager.db in the data directory)",
+    )
+    serve.add_argument("--tokens", metavar="FILE", help="API tokens: lines admin:TOKEN / read:TOKEN, or YAML")
+    serve.add_argument(
+        "--rules",
+        action="append",
+        metavar="FILE",
+        help="rules whose text alerts show (default: the bundled set)",
+    )
+    serve.add_argument(
+        "--retention",
+        type=float,
+        default=30.0,
+        metavar="DAYS",
+        help="keep events this long (default 30; 0: forever)",
+    )
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -3,12 +3,14 @@ metrics read the way Prometheus reads them, and waits with a deadline."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,6 +27,18 @@ needs_lab = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in ("ip", "curl")),
     reason="needs root, iproute2 and curl",
 )
+# The lab's pods have fixed names: tests that build it (in any test worker) take turns.
+LAB_LOCK = Path(tempfile.gettempdir()) / "fathom-lab.lock"
+
+
+@contextmanager
+def lab_turn() -> Iterator[None]:
+    with open(LAB_LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def free_port() -> int:
@@ -105,5 +119,5 @@ def sensor(config: Path, settings: dict[str, Any], *args: str) -> Iterator[Runni
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
-    with Lab() as built:
+    with lab_turn(), Lab() as built:
         yield built

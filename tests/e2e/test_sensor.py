@@ -4,11 +4,13 @@ a SIGHUP are applied without a restart; flows end on a quiet interface by wall-c
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from fathom.cli import main
 from fathom.demo import RED_DPI_ALL, events, lab_config
 from fathom.lab import LAB_SID, Lab, in_pod
 from tests.e2e.sensing import captures, interfaces_up, lab, metrics, needs_lab, sensor
+from tests.manager.server import ServeProcess
 
 __all__ = ["lab"]  # the fixture
 pytestmark = needs_lab
@@ -134,3 +137,36 @@ def test_flows_end_by_wall_clock_time_on_a_quiet_interface(lab: Lab, tmp_path: P
         assert time.monotonic() - sent < 5
         (flow,) = ended()
         assert (flow["flow"]["reason"], flow["flow"]["pkts_toserver"]) == ("timeout", 1)
+
+
+def test_alerts_and_status_reach_the_manager(lab: Lab, tmp_path: Path) -> None:
+    manager = ServeProcess(["--listen", "127.0.0.1:0", "--db", f"sqlite:///{tmp_path / 'manager.db'}"])
+    try:
+        settings = lab_config(lab, tmp_path / "eve.json", [RED_DPI_ALL])
+        with sensor(tmp_path / "s.yaml", settings, "--manager", manager.url) as running:
+            running.wait(lambda: captures(running.port, {"red1", "red2"}), 60, "capture")
+            assert lab.request("red1", "red2") == 0
+
+            def stored() -> list[dict[str, Any]]:
+                return list(get_json(f"{manager.url}/api/v1/alerts?sid={LAB_SID}")["items"])
+
+            running.wait(lambda: len(stored()) == 2, 15, "both alerts in the manager")
+            assert sorted(alert["endpoint"]["pod"] for alert in stored()) == ["red1", "red2"]
+
+            def node() -> list[dict[str, Any]]:
+                sensors = get_json(f"{manager.url}/api/v1/status")["sensors"]
+                return [s for s in sensors if s["node"] == "lab-node" and s["interfaces"]]
+
+            running.wait(node, 15, "the sensor's status with its interfaces")
+            (reported,) = node()
+            assert reported["interfaces"] == {"fth-red1": "up", "fth-red2": "up"}
+            inspections = get_json(f"{manager.url}/api/v1/status")["inspections"]
+            (red,) = [i for i in inspections if (i["namespace"], i["name"]) == ("red", "red-dpi-all")]
+            assert red["nodes"]["lab-node"]["pods"] == ["red/red1", "red/red2"]
+    finally:
+        manager.stop()
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())

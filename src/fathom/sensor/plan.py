@@ -25,3 +25,6 @@ class WorkerPlan:
     fanout_group: int
     # Where compiled rules are cached (None: compile in each worker).
     rule_cache: str | None
+    # The manager events are delivered to, and its bearer token (None: no manager).
+    manager: str | None = None
+    token: str | None = None

@@ -13,6 +13,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -21,12 +22,14 @@ from multiprocessing.context import ForkProcess
 from pathlib import Path
 from typing import Any
 
+from fathom import __version__
 from fathom.config import ConfigError, FathomConfig, load_config
 from fathom.notes import note
 from fathom.rules.cache import default_cache_dir, load_index
 from fathom.rules.index import RuleIndex
 from fathom.sensor.metrics import SensorCollector, Snapshot
 from fathom.sensor.plan import WorkerPlan
+from fathom.sensor.reporting import StatusReporter
 from fathom.sensor.workloads import Selection, select
 
 # Seconds between two looks at the workers, the config file and the rules files.
@@ -46,6 +49,9 @@ class SensorSettings:
     workers: int
     metrics: tuple[str, int] | None
     use_rule_cache: bool = True
+    # The manager events and status reports go to, and its token.
+    manager: str | None = None
+    token: str | None = None
 
 
 @dataclass(slots=True)
@@ -89,6 +95,7 @@ class Supervisor:
         # Per worker: the status it last reported (its interfaces, the generation it runs).
         self.status: dict[int, dict[str, Any]] = {}
         self._ctx = multiprocessing.get_context("fork")
+        self.reporter: StatusReporter | None = None
 
     # -- building plans
 
@@ -101,7 +108,9 @@ class Supervisor:
 
     def _selection(self, config: FathomConfig) -> Selection:
         if self.settings.interfaces:
-            return Selection(interfaces=tuple(self.settings.interfaces))
+            return Selection(
+                interfaces=tuple(self.settings.interfaces), node=config.node or socket.gethostname()
+            )
         return select(config)
 
     def _rule_paths(self, config: FathomConfig) -> tuple[str, ...]:
@@ -142,6 +151,8 @@ class Supervisor:
             eve=config.eve,
             fanout_group=os.getpid() & 0xFFFF,
             rule_cache=str(cache) if cache is not None else None,
+            manager=self.settings.manager,
+            token=self.settings.token,
         )
         self._watched = _files_state(self._watch_paths(plan))
         return plan, index
@@ -173,6 +184,9 @@ class Supervisor:
             self.collector.retire(number)
             self.status.pop(number, None)
             del self.workers[number]
+            if not self.status:
+                # Nothing captures until the new worker opens its rings and says so.
+                self.collector.interfaces_up = {}
             if self.stopping:
                 continue
             note(f"worker {number} died (exit {running.process.exitcode}); restarting it")
@@ -259,6 +273,9 @@ class Supervisor:
             self._spawn(number)
         # Threads start after the first workers are forked: a fork copies only the calling thread.
         self._serve_metrics()
+        if self.settings.manager:
+            self.reporter = StatusReporter(self.settings.manager, self.settings.token, self._status_report)
+            self.reporter.start()
         signal.signal(signal.SIGHUP, lambda *_: setattr(self, "reload_requested", True))
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: setattr(self, "stopping", True))
@@ -276,9 +293,30 @@ class Supervisor:
             self.reload_requested = False
             self.reload()
 
+    def _status_report(self) -> dict[str, Any]:
+        """What the manager's Inspections page shows of this node: the interfaces captured, the
+        pods each inspection selects here, and the counters."""
+        assert self.plan is not None
+        total = self.collector.total()
+        counters = {name: int(count) for name, count in total.engine.items()}
+        for attribute in ("packets", "drops"):
+            counters[f"capture.{attribute}"] = int(sum(getattr(total, attribute).values()))
+        counters["alerts"] = int(sum(total.alerts.values()))
+        counters["worker_restarts"] = self.collector.worker_restarts
+        interfaces = {name: "up" if up else "gone" for name, up in self.collector.interfaces_up.items()}
+        return {
+            "node": self.plan.selection.node,
+            "interfaces": interfaces,
+            "inspections": {name: list(pods) for name, pods in self.plan.selection.inspections.items()},
+            "counters": counters,
+            "version": __version__,
+        }
+
     def stop(self) -> None:
         """Tell every worker to stop, wait for their last events and counters."""
         self.stopping = True
+        if self.reporter is not None:
+            self.reporter.stop()
         for running in self.workers.values():
             with contextlib.suppress(OSError):
                 running.conn.send("stop")

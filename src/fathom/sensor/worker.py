@@ -27,6 +27,7 @@ from fathom.engine import Engine
 from fathom.events.file_sink import EveFileSink
 from fathom.flow.consumer import Layer, LayerChain
 from fathom.host import LayerHost
+from fathom.manager.delivery import ManagerSink
 from fathom.notes import note
 from fathom.rules.cache import load_index
 from fathom.rules.detect import DetectLayer
@@ -72,6 +73,11 @@ class Worker:
         self.eve = open_eve_append(plan.eve) if plan.eve else None
         if self.eve is not None:
             self.engine.add_sink(self.eve)
+        # Built here, after the fork: the sink's thread lives in this process. Workers share the
+        # spool directory, each in a slot of its own.
+        self.manager = ManagerSink(plan.manager, plan.token) if plan.manager else None
+        if self.manager is not None:
+            self.engine.add_sink(self.manager)
         # A missing interface is a status, not an error: it is opened once it appears.
         self.source = AfPacketSource(
             plan.interfaces, fanout_group=plan.fanout_group, retry_interval=RETRY_INTERVAL
@@ -96,6 +102,7 @@ class Worker:
         engine = self.engine
         stages = self.stages
         batches = self.source.batches()
+        self.report()  # the rings are open: the supervisor may say the interfaces are captured
         next_report = time.monotonic() + REPORT_INTERVAL
         clock = time.perf_counter
         try:
@@ -123,6 +130,10 @@ class Worker:
             engine.finish()
             if self.eve is not None:
                 self.eve.close()
+            if self.manager is not None:
+                self.manager.close()
+                if self.manager.lost or self.manager.pending:
+                    note(f"worker {self.number}: {self.manager.report()}")
             self.report()
 
     def _between_batches(self) -> None:

@@ -46,6 +46,8 @@ class Selection:
     by_address: dict[bytes, Workload] = field(default_factory=dict)
     # "namespace/name" of each inspection -> the pods it selects ("namespace/pod").
     inspections: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The node these endpoints run on.
+    node: str = ""
 
 
 def compile_selector(inspection: InspectionConfig) -> Selector:
@@ -81,4 +83,4 @@ def select(config: FathomConfig) -> Selection:
         for endpoint in config.endpoints
         for ip in endpoint.ips
     }
-    return Selection(tuple(sorted(inspected)), inspected, by_address, chosen)
+    return Selection(tuple(sorted(inspected)), inspected, by_address, chosen, node)
