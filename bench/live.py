@@ -4,7 +4,9 @@ with `fathom sensor` on the far end running the community rules, for 1 and for 2
     sudo .venv/bin/python -m bench.live [--capture bytes] [--rates 250,500,...] [--workers 1,2]
 
 For each worker count, the rates go up until the sensor misses packets: a rate passes when the
-kernel dropped nothing on the sensor's rings and the sensor read every packet tcpreplay sent.
+kernel dropped nothing on the sensor's rings and the sensor read every packet tcpreplay sent. The
+capture is replayed ``--loops`` times per trial, so that a trial lasts well beyond what the rings
+(64 MiB per worker) can hold: the rate passed is sustained, not a burst.
 It reports the highest rate that passed (Mbit/s on the wire and packets/s), for each worker count.
 Needs root and tcpreplay (bench/setup.sh installs it).
 """
@@ -116,22 +118,22 @@ def start_sensor(workers: int, port: int, eve: str) -> subprocess.Popen[bytes]:
     raise RuntimeError("the sensor did not start capturing")
 
 
-def replay(capture: Path, mbps: int) -> tuple[int, float]:
+def replay(capture: Path, mbps: int, loops: int) -> tuple[int, float]:
     """Packets tcpreplay sent and the seconds it took."""
     started = time.monotonic()
-    done = run(["tcpreplay", "-q", "-i", SEND_IF, f"--mbps={mbps}", str(capture)])
+    done = run(["tcpreplay", "-q", "-i", SEND_IF, f"--mbps={mbps}", f"--loop={loops}", str(capture)])
     seconds = time.monotonic() - started
     found = re.search(r"Actual: (\d+) packets", done.stdout)
     return (int(found.group(1)) if found else 0), seconds
 
 
-def trial(capture: Path, workers: int, mbps: int) -> Trial:
+def trial(capture: Path, workers: int, mbps: int, loops: int) -> Trial:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="fathom-live-") as tmp:
         sensor = start_sensor(workers, port, os.path.join(tmp, "eve.json"))
         try:
             before = scrape(port)
-            sent, seconds = replay(capture, mbps)
+            sent, seconds = replay(capture, mbps, loops)
             time.sleep(SETTLE)
             after = scrape(port)
         finally:
@@ -162,6 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rates", default=",".join(map(str, DEFAULT_RATES)), help="Mbit/s, comma-separated")
     parser.add_argument("--workers", default="1,2", help="worker counts, comma-separated")
+    parser.add_argument(
+        "--loops",
+        type=int,
+        default=5,
+        help="times the capture is replayed per trial (default 5: several times the rings)",
+    )
     parser.add_argument("--json", type=Path, help="write the trials here")
     args = parser.parse_args(argv)
     if os.geteuid() != 0 or shutil.which("tcpreplay") is None:
@@ -175,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for workers in map(int, args.workers.split(",")):
             for mbps in map(int, args.rates.split(",")):
-                result = trial(capture, workers, mbps)
+                result = trial(capture, workers, mbps, args.loops)
                 trials.append(result)
                 print(describe(result), flush=True)
                 if not result.passed:
