@@ -11,6 +11,7 @@ import yaml
 
 from fathom.demo import RED_DPI_ALL, events, lab_config
 from fathom.lab import LAB_SID, REQUESTS, Lab
+from fathom.sensor.stages import STAGES
 from tests.e2e.sensing import captures, lab, metrics, needs_lab, sensor
 
 __all__ = ["lab"]  # the fixture
@@ -52,7 +53,9 @@ def test_the_lab_alerts_once_per_inspected_endpoint_and_stops_when_the_inspectio
         }  # fmt: skip
         assert alert["in_iface"] == "fth-red2"
         assert alert["alert"]["severity"] == 1
-        assert metrics(running.port)[f'fathom_alerts_total{{gid="1",severity="1",sid="{LAB_SID}"}}'] == 4
+        samples = metrics(running.port)
+        assert samples[f'fathom_alerts_total{{gid="1",severity="1",sid="{LAB_SID}"}}'] == 4
+        assert all(f'fathom_stage_seconds_total{{stage="{stage}"}}' in samples for stage in STAGES)
 
         # The inspection is deleted: within 2 seconds nothing is captured, and no alert comes.
         config.write_text(yaml.safe_dump(lab_config(lab, eve, [])))

@@ -58,7 +58,7 @@ _COUNTERS = (
     ("fathom_alerts", "Alerts, by signature and severity.", "alerts", ("gid", "sid", "severity")),
     ("fathom_app_flows", "Flows ended, by application protocol.", "app_flows", ("app_proto", "category")),
     ("fathom_app_bytes", "Bytes of ended flows, by application.", "app_bytes", ("app_proto", "category")),
-    ("fathom_stage_seconds", "Seconds spent per processing stage.", "stage_seconds", ("stage",)),
+    ("fathom_stage_seconds", "Processor seconds per pipeline stage (sampled).", "stage_seconds", ("stage",)),
 )  # fmt: skip
 
 # Engine counters with a metric of their own; the rest are fathom_engine_events{counter=...}.

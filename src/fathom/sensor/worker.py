@@ -36,6 +36,7 @@ from fathom.sensor.attribution import Attribution
 from fathom.sensor.counting import EventCounts
 from fathom.sensor.metrics import Snapshot
 from fathom.sensor.plan import WorkerPlan
+from fathom.sensor.stages import StageSampler
 
 # Seconds between two reports of a worker's counters, and between two tries of a missing interface.
 REPORT_INTERVAL = 1.0
@@ -84,7 +85,7 @@ class Worker:
         )
         self.source.open(missing_ok=True)
         self.engine.name_interfaces(self.source.interfaces)
-        self.stages = {"capture": 0.0, "process": 0.0, "expire": 0.0}
+        self.stages = StageSampler()
         # A ruleset being loaded for a new plan, and the plan it is for.
         self._loading: threading.Thread | None = None
         self._loaded: RuleIndex | None = None
@@ -100,25 +101,17 @@ class Worker:
     def run(self) -> None:
         """Capture until told to stop; then end every flow and write their events."""
         engine = self.engine
-        stages = self.stages
         batches = self.source.batches()
         self.report()  # the rings are open: the supervisor may say the interfaces are captured
         next_report = time.monotonic() + REPORT_INTERVAL
-        clock = time.perf_counter
+        self.stages.start()
         try:
             while not self.stopping:
-                started = clock()
                 batch = next(batches, None)
                 if batch is None:
                     break
-                read = clock()
                 engine.process(*batch)
-                processed = clock()
                 engine.tick(time.time())
-                ended = clock()
-                stages["capture"] += read - started
-                stages["process"] += processed - read
-                stages["expire"] += ended - processed
                 if self.eve is not None:
                     self.eve.flush()
                 self._between_batches()
@@ -126,6 +119,7 @@ class Worker:
                     next_report = time.monotonic() + REPORT_INTERVAL
                     self.report()
         finally:
+            self.stages.stop()
             self.source.close()
             engine.finish()
             if self.eve is not None:
@@ -177,7 +171,7 @@ class Worker:
             alerts=dict(self.counts.alerts),
             app_flows=dict(self.counts.app_flows),
             app_bytes=dict(self.counts.app_bytes),
-            stage_seconds={(stage,): seconds for stage, seconds in self.stages.items()},
+            stage_seconds={(stage,): seconds for stage, seconds in self.stages.seconds.items()},
             engine=self.engine.counters(),
         )
         for name, stats in self.source.stats().items():
