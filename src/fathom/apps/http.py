@@ -17,6 +17,7 @@ Counters (``HttpConnection.counters``): ``not_http``, ``bad_start_line``, ``bad_
 from __future__ import annotations
 
 import re
+import weakref
 import zlib
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -605,7 +606,9 @@ class _Reader:
     __slots__ = ("_body", "_buf", "_conn", "_framing", "_state", "offset", "stopped", "to_server", "tx")
 
     def __init__(self, conn: HttpConnection, to_server: bool) -> None:
-        self._conn = conn
+        # Not a strong reference: the connection owns its readers, and a cycle between them
+        # would outlive every flow until the next full collection (a few MB per thousand flows).
+        self._conn: HttpConnection = weakref.proxy(conn)
         self.to_server = to_server
         self._buf = bytearray()
         self._state = _HEAD
@@ -753,7 +756,7 @@ class HttpConnection:
     """The HTTP parser of one TCP connection: feed each direction's in-order bytes, holes and the
     end; get back the events that completed. Transactions pair requests with responses in order."""
 
-    __slots__ = ("_client", "_pending", "_server", "_tx_count", "counters", "limits")
+    __slots__ = ("__weakref__", "_client", "_pending", "_server", "_tx_count", "counters", "limits")
 
     def __init__(self, limits: HttpLimits | None = None, counters: Counter[str] | None = None) -> None:
         self.limits = limits or DEFAULT_LIMITS
