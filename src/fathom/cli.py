@@ -271,7 +271,10 @@ def cmd_sensor(args: argparse.Namespace) -> int:
         manager=args.manager,
         token=token,
     )
-    return Supervisor(settings).run()
+    try:
+        return Supervisor(settings).run()
+    except ConfigError as exc:
+        return _error(str(exc))
 
 
 def cmd_rules_update(args: argparse.Namespace) -> int:

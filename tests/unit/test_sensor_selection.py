@@ -13,6 +13,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from fathom.apps.layer import AppLayer
 from fathom.capture.pcapfile import open_capture
+from fathom.cli import main
 from fathom.config import ConfigError, parse_config
 from fathom.engine import Engine
 from fathom.events.schema import Event
@@ -137,3 +138,18 @@ def test_the_grafana_dashboard_uses_only_metrics_the_sensor_serves() -> None:
             served.add(name + "_total" if kind == "counter" and not name.endswith("_total") else name)
     assert used <= served, sorted(used - served)
     assert len(used) >= 15
+
+
+def test_the_sensor_refuses_a_bad_selector_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "host.yaml"
+    config.write_text(
+        "endpoints:\n  - {name: red1, namespace: red, interface: cali-red1}\n"
+        'inspections:\n  - {name: red-dpi, namespace: red, selector: "app == "}\n'
+    )
+    assert main(["sensor", "--config", str(config), "--metrics", "off"]) == 1
+    assert capsys.readouterr().err == (
+        "fathom: error: inspection red/red-dpi: selector 'app == ': column 8: expected a quoted value after"
+        " '==', found end of selector\n"
+    )

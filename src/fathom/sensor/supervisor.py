@@ -262,12 +262,9 @@ class Supervisor:
         start_http_server(port, addr=host, registry=registry)
 
     def run(self) -> int:
-        """Run until SIGINT or SIGTERM; 1 when the first plan cannot be built."""
-        try:
-            self.plan, self.index = self.build_plan()
-        except ConfigError as exc:
-            note(str(exc))
-            return 1
+        """Run until SIGINT or SIGTERM. Raises ConfigError, with one line, when the first plan
+        cannot be built."""
+        self.plan, self.index = self.build_plan()
         self.collector.generation = self.plan.generation
         for number in range(self.settings.workers):
             self._spawn(number)
