@@ -9,13 +9,15 @@ bash scripts/setup.sh
 echo "EVE events written to $(pwd)/eve.json"
 
 MANAGER=http://127.0.0.1:8765
+up() { .venv/bin/python -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+    "$MANAGER/api/v1/status" >/dev/null 2>&1; }
 started=""
-if ! curl -sf "$MANAGER/api/v1/status" >/dev/null 2>&1; then
+if ! up; then
     .venv/bin/fathom serve --listen 127.0.0.1:8765 2>/dev/null &
     started=$!
     trap '[ -n "$started" ] && kill "$started" 2>/dev/null; true' EXIT
     for _ in $(seq 100); do
-        curl -sf "$MANAGER/api/v1/status" >/dev/null 2>&1 && break
+        up && break
         sleep 0.2
     done
 fi
