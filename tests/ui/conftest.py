@@ -21,6 +21,7 @@ from tests.ui.manager import Manager
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT: ViewportSize = {"width": 1440, "height": 900}
+UI_TIMEOUT_MS = 60_000
 # The UI fetches and renders asynchronously; this is how long an expectation waits for it.
 expect.set_options(timeout=15_000)
 
@@ -133,6 +134,9 @@ def _dialog(tab: Tab, dialog: Dialog) -> None:
 
 def open_tab(browser: Browser, manager: Manager, viewport: ViewportSize = VIEWPORT) -> Iterator[Tab]:
     context = browser.new_context(viewport=viewport)
+    # The suite runs beside heavy tests on two cores: give a starved renderer time before failing.
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    expect.set_options(timeout=UI_TIMEOUT_MS)
     context.add_init_script(_WATCH_CSP)
     page = context.new_page()
     tab = Tab(page, manager.url)
