@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import weakref
 import zlib
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 
 from fathom.apps.http_normalize import Uri, decode_percent, header_value, parse_uri, true_ip
@@ -764,7 +764,9 @@ class HttpConnection:
         self.counters: Counter[str] = Counter() if counters is None else counters
         self._client = _Reader(self, True)
         self._server = _Reader(self, False)
-        self._pending: deque[Transaction] = deque()
+        # Requests waiting for their response, oldest first: a list, not a deque (an empty deque
+        # takes 760 bytes, per connection), as at most ``max_pipelined`` wait.
+        self._pending: list[Transaction] = []
         self._tx_count = 0
 
     def feed(self, to_server: bool, data: bytes | memoryview) -> list[HttpEvent]:
@@ -781,7 +783,7 @@ class HttpConnection:
 
     def unanswered(self) -> list[Transaction]:
         """The requests whose response has not begun, oldest first."""
-        return list(self._pending)
+        return self._pending.copy()
 
     def end(self) -> list[HttpEvent]:
         """Both directions are over: bodies that run to the end of the stream complete now."""
@@ -863,7 +865,7 @@ class HttpConnection:
         if 100 <= status < 200 and status != 101:
             return  # interim response: the final one follows
         if self._pending:
-            tx = self._pending.popleft()
+            tx = self._pending.pop(0)
         else:
             self.counters["response_without_request"] += 1
             tx = self._new_transaction()
