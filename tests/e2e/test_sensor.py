@@ -14,6 +14,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from fathom.cli import main
 from fathom.demo import RED_DPI_ALL, events, lab_config
 from fathom.lab import LAB_SID, Lab, in_pod
@@ -170,3 +172,20 @@ def test_alerts_and_status_reach_the_manager(lab: Lab, tmp_path: Path) -> None:
 def get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
+
+
+def test_an_inspection_added_takes_effect_within_two_seconds(lab: Lab, tmp_path: Path) -> None:
+    eve = tmp_path / "eve.json"
+    config = tmp_path / "s.yaml"
+    with sensor(config, lab_config(lab, eve, [])) as running:
+        applied = 'fathom_config_generation{state="applied"}'
+        running.wait(
+            lambda: metrics(running.port).get(applied) == 1, 60, "the sensor running, capturing nothing"
+        )
+        assert captures(running.port, set())
+        config.write_text(yaml.safe_dump(lab_config(lab, eve, [RED_DPI_ALL])))
+        started = time.monotonic()
+        running.wait(lambda: captures(running.port, {"red1", "red2"}), 5, "the red pods captured")
+        assert time.monotonic() - started < 2.0
+        assert lab.request("red1", "blue1") == 0
+        running.wait(lambda: alerts(eve, LAB_SID), 10, "the new inspection's alert")
