@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.generate import capture_path, ensure_captures
+from bench.loopback import free_port, scrape
 from bench.paths import cache_dir
 
 SEND_IF = "fth-replay0"
@@ -73,25 +73,6 @@ def veth_up() -> None:
 
 def veth_down() -> None:
     run(["ip", "link", "del", SEND_IF], check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def scrape(port: int) -> dict[str, float]:
-    """The sensor's metrics as name{labels} -> value."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    return values
 
 
 def interface_counter(values: dict[str, float], metric: str) -> int:

@@ -20,6 +20,7 @@ from fathom.events.file_sink import STDOUT
 from fathom.events.summary import FlowSummary
 from fathom.events.writer import EveWriter
 from fathom.host import LayerFactory
+from fathom.hostport import split_host_port
 from fathom.notes import note
 
 if TYPE_CHECKING:
@@ -219,10 +220,11 @@ def _ipfix_exporter(spec: str) -> IpfixExporter:
     """The exporter to ``HOST:PORT`` (``[ADDRESS]:PORT`` for IPv6)."""
     from fathom.events.ipfix import IpfixExporter
 
-    host, colon, port = spec.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("want HOST:PORT")
-    return IpfixExporter(host.strip("[]"), int(port))
+    try:
+        host, port = split_host_port(spec)
+    except ValueError:
+        raise ValueError("want HOST:PORT") from None
+    return IpfixExporter(host, port)
 
 
 # Where `fathom rules update` installs a ruleset unless told otherwise.
@@ -239,10 +241,10 @@ def _listen_address(spec: str) -> tuple[str, int] | None:
     """``HOST:PORT`` (``[ADDRESS]:PORT`` for IPv6), or None for ``off``. Raises ValueError."""
     if spec == "off":
         return None
-    host, colon, port = spec.rpartition(":")
-    if not colon or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{spec}: want HOST:PORT or off")
-    return host.strip("[]") or "0.0.0.0", int(port)
+    try:
+        return split_host_port(spec, default_host="0.0.0.0")
+    except ValueError:
+        raise ValueError(f"{spec}: want HOST:PORT or off") from None
 
 
 def cmd_sensor(args: argparse.Namespace) -> int:

@@ -12,7 +12,6 @@ import http.server
 import ipaddress
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from typing import Any
 
 import orjson
 import pytest
+from bench.loopback import free_port
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -140,13 +140,6 @@ def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 class Notes(list[str]):
     def __call__(self, line: str) -> None:
         self.append(line)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.loopback import free_port
+
 from fathom.rules.loader import BUNDLED_RULES
 
 START_TIMEOUT = 60.0
 BATCH = 1000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Manager:

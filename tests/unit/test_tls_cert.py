@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.x509.oid import NameOID
 
 from fathom.apps.layer import AppLayer
-from fathom.apps.tls_cert import MAX_ALT_NAMES, MAX_CERTIFICATE, CertificateReader, certificate_fields
+from fathom.apps.tls_cert import MAX_CERTIFICATE, CertificateReader
 from fathom.apps.tls_log import TlsHellos
+from fathom.apps.tls_x509 import MAX_ALT_NAMES, certificate_fields
 from fathom.capture.pcapfile import open_capture
 from fathom.engine import Engine
 from tests.traffic import ListSink, TcpConversation, feed

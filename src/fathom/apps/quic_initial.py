@@ -19,12 +19,12 @@ import hashlib
 import hmac
 import re
 import struct
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+# cryptography is imported when a first Initial packet is read: a run without QUIC (and every
+# start-up) does not pay the tenth of a second its import takes.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import CipherContext
 
 VERSION_1 = 0x00000001
 VERSION_2 = 0x6B3343CF
@@ -70,6 +70,9 @@ def _salt(version: int) -> bytes | None:
 
 def _expand_label(secret: bytes, label: bytes, length: int) -> bytes:
     """TLS 1.3's HKDF-Expand-Label with an empty context (RFC 8446 §7.1)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+
     full = b"tls13 " + label
     info = struct.pack("!HB", length, len(full)) + full + b"\x00"
     return HKDFExpand(hashes.SHA256(), length, info).derive(secret)
@@ -82,6 +85,9 @@ class PacketKeys:
     __slots__ = ("_aead", "_hp", "_iv")
 
     def __init__(self, secret: bytes, version: int) -> None:
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         prefix = b"quicv2 " if version == VERSION_2 else b"quic "
         self._aead = AESGCM(_expand_label(secret, prefix + b"key", 16))
         self._iv = int.from_bytes(_expand_label(secret, prefix + b"iv", 12), "big")
@@ -93,6 +99,8 @@ class PacketKeys:
 
     def open(self, packet_number: int, header: bytes, payload: bytes) -> bytes | None:
         """The plaintext of ``payload`` (ciphertext and tag), or None if it fails authentication."""
+        from cryptography.exceptions import InvalidTag
+
         nonce = (self._iv ^ packet_number).to_bytes(12, "big")
         try:
             return self._aead.decrypt(nonce, payload, header)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from fathom.hostport import split_host_port
 from fathom.manager.store import Store, StoreError
 from fathom.paths import data_dir
 
@@ -82,11 +83,10 @@ def open_store(url: str | None) -> Store:
 
 def parse_listen(spec: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[IPv6]:PORT``. Raises ServeError."""
-    host, colon, port = spec.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
-        raise ServeError(f"--listen {spec}: want HOST:PORT")
-    return host, int(port)
+    try:
+        return split_host_port(spec, any_port=True)
+    except ValueError:
+        raise ServeError(f"--listen {spec}: want HOST:PORT") from None
 
 
 def _loopback_host(host: str) -> bool:
