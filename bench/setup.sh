@@ -17,6 +17,9 @@ declare -A NEEDED=(
     [tshark]=tshark
     # The live-rate benchmark replays a capture into a veth pair.
     [tcpreplay]=tcpreplay
+    # The lab's pods (sysctl) and the sensor tests (pgrep) use procps.
+    [sysctl]=procps
+    [pgrep]=procps
 )
 
 missing=()
